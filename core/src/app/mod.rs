@@ -1,0 +1,1 @@
+//! The resident app: a crux_core App. (Being written.)

@@ -1,0 +1,1 @@
+//! QR codecs. (Being written.)
