@@ -1,0 +1,469 @@
+//! Identities and sessions: one credential (login + argon2 password hash) per resident, store
+//! staff member or city staff member; a session per device login, known to the server only by
+//! the SHA-256 of its bearer token; payment PINs with lockout after repeated failures.
+
+use crate::clock::{from_millis, to_millis};
+use crate::crypto::{self, CryptoError, HashCost};
+use crate::db::{Db, Tx, is_unique_violation};
+use chiiki_core::protocol::{Role, SessionCreated};
+use chrono::{DateTime, Duration, Utc};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("not signed in, or the session has ended")]
+    Unauthorized,
+    #[error("login or password is wrong")]
+    InvalidCredentials,
+    #[error("not allowed")]
+    Forbidden,
+    #[error("wrong PIN ({remaining} tries left)")]
+    WrongPin { remaining: i64 },
+    #[error("payments are locked until {until}")]
+    PinLocked { until: DateTime<Utc> },
+    #[error("the device public key is not an uncompressed P-256 point in base64")]
+    InvalidPublicKey,
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: &'static str,
+    },
+    #[error("this login is taken")]
+    LoginTaken,
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalKind {
+    Resident,
+    StoreStaff,
+    Staff,
+}
+
+impl PrincipalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalKind::Resident => "resident",
+            PrincipalKind::StoreStaff => "store_staff",
+            PrincipalKind::Staff => "staff",
+        }
+    }
+
+    fn parse(s: &str) -> Option<PrincipalKind> {
+        match s {
+            "resident" => Some(PrincipalKind::Resident),
+            "store_staff" => Some(PrincipalKind::StoreStaff),
+            "staff" => Some(PrincipalKind::Staff),
+            _ => None,
+        }
+    }
+}
+
+/// Who is calling, resolved from a bearer token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub credential_id: i64,
+    pub kind: PrincipalKind,
+    /// The resident, store staff or staff row id.
+    pub id: i64,
+    pub role: Role,
+    pub display_name: String,
+    pub device_id: i64,
+    pub store_id: Option<i64>,
+}
+
+impl Principal {
+    /// The name the ledger and the idempotency keys use for this caller: `resident:12`.
+    pub fn actor(&self) -> String {
+        format!("{}:{}", self.kind.as_str(), self.id)
+    }
+
+    pub fn resident_id(&self) -> Result<i64, AuthError> {
+        match self.kind {
+            PrincipalKind::Resident => Ok(self.id),
+            _ => Err(AuthError::Forbidden),
+        }
+    }
+
+    /// City staff who may change things (administrators and operators).
+    pub fn require_operator(&self) -> Result<(), AuthError> {
+        if self.role.can_operate() {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden)
+        }
+    }
+}
+
+/// How long a device stays signed in.
+fn session_lifetime(kind: PrincipalKind) -> Duration {
+    match kind {
+        PrincipalKind::Staff => Duration::hours(12),
+        _ => Duration::days(180),
+    }
+}
+
+pub async fn insert_credential(
+    tx: &mut Tx,
+    login: &str,
+    password_hash: &str,
+    kind: PrincipalKind,
+    principal_id: i64,
+    now: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar::<_, i64>(
+        "INSERT INTO credentials (login, password_hash, principal_kind, principal_id, created_at)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(login)
+    .bind(password_hash)
+    .bind(kind.as_str())
+    .bind(principal_id)
+    .bind(to_millis(now))
+    .fetch_one(&mut **tx)
+    .await
+}
+
+async fn hash(secret: String, cost: HashCost) -> Result<String, AuthError> {
+    tokio::task::spawn_blocking(move || crypto::hash_secret(&secret, cost))
+        .await
+        .map_err(|e| CryptoError::Hash(e.to_string()))?
+        .map_err(AuthError::from)
+}
+
+async fn verify(secret: String, stored: String) -> Result<bool, AuthError> {
+    tokio::task::spawn_blocking(move || crypto::verify_secret(&secret, &stored))
+        .await
+        .map_err(|e| AuthError::Crypto(CryptoError::Hash(e.to_string())))
+}
+
+fn validate_login(login: &str) -> Result<(), AuthError> {
+    let ok = (3..=32).contains(&login.len())
+        && login
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AuthError::Invalid {
+            field: "login",
+            message: "ログインIDは3〜32文字の英数字にしてください。",
+        })
+    }
+}
+
+/// Creates a city staff account.
+pub async fn create_staff(
+    db: &Db,
+    login: &str,
+    password: &str,
+    display_name: &str,
+    role: Role,
+    cost: HashCost,
+    now: DateTime<Utc>,
+) -> Result<i64, AuthError> {
+    let role_name = match role {
+        Role::Administrator => "administrator",
+        Role::Operator => "operator",
+        Role::Viewer => "viewer",
+        _ => return Err(AuthError::Forbidden),
+    };
+    validate_login(login)?;
+    let password_hash = hash(password.to_string(), cost).await?;
+    let mut tx = db.begin().await?;
+    let id = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO staff (display_name, role, created_at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(display_name)
+    .bind(role_name)
+    .bind(to_millis(now))
+    .fetch_one(&mut *tx)
+    .await?;
+    insert_credential(
+        &mut tx,
+        login,
+        &password_hash,
+        PrincipalKind::Staff,
+        id,
+        now,
+    )
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            AuthError::LoginTaken
+        } else {
+            e.into()
+        }
+    })?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Creates a login for a member of a store's staff.
+pub async fn create_store_staff(
+    db: &Db,
+    store_id: i64,
+    login: &str,
+    password: &str,
+    cost: HashCost,
+    now: DateTime<Utc>,
+) -> Result<i64, AuthError> {
+    validate_login(login)?;
+    crate::residents::parse_password(password).map_err(|_| AuthError::Invalid {
+        field: "password",
+        message: "パスワードは8文字以上にしてください。",
+    })?;
+    let password_hash = hash(password.to_string(), cost).await?;
+    let mut tx = db.begin().await?;
+    let id = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO store_staff (store_id, created_at) VALUES ($1, $2) RETURNING id",
+    )
+    .bind(store_id)
+    .bind(to_millis(now))
+    .fetch_one(&mut *tx)
+    .await?;
+    insert_credential(
+        &mut tx,
+        login,
+        &password_hash,
+        PrincipalKind::StoreStaff,
+        id,
+        now,
+    )
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            AuthError::LoginTaken
+        } else {
+            e.into()
+        }
+    })?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub struct LoginInput<'a> {
+    pub login: &'a str,
+    pub password: &'a str,
+    pub device_name: &'a str,
+    pub public_key: Option<&'a str>,
+}
+
+/// Signs a device in: checks the password, registers the device (and its public key), and
+/// returns a new bearer token.
+pub async fn login(
+    db: &Db,
+    input: LoginInput<'_>,
+    now: DateTime<Utc>,
+) -> Result<SessionCreated, AuthError> {
+    let device_name = input.device_name.trim();
+    if device_name.is_empty() || device_name.chars().count() > 100 {
+        return Err(AuthError::Invalid {
+            field: "device_name",
+            message: "端末名を100文字以内で入力してください。",
+        });
+    }
+    let public_key = match input.public_key {
+        Some(b64) => Some(crypto::parse_device_public_key(b64).ok_or(AuthError::InvalidPublicKey)?),
+        None => None,
+    };
+    let login = input.login.trim();
+    let row = sqlx::query_as::<_, (i64, String, String, i64)>(
+        "SELECT id, password_hash, principal_kind, principal_id FROM credentials WHERE login = $1",
+    )
+    .bind(login)
+    .fetch_optional(db.reader())
+    .await?;
+    let Some((credential_id, stored, kind, principal_id)) = row else {
+        // Spend the same time as a real check, so logins cannot be discovered by timing.
+        let _ = verify(input.password.to_string(), DUMMY_HASH.clone()).await;
+        return Err(AuthError::InvalidCredentials);
+    };
+    if !verify(input.password.to_string(), stored).await? {
+        return Err(AuthError::InvalidCredentials);
+    }
+    let kind = PrincipalKind::parse(&kind).ok_or(AuthError::InvalidCredentials)?;
+    let token = crypto::new_token()?;
+    let mut tx = db.begin().await?;
+    let device_id = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO devices (credential_id, name, public_key, created_at)
+         VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(credential_id)
+    .bind(device_name)
+    .bind(public_key)
+    .bind(to_millis(now))
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, credential_id, device_id, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(crypto::token_hash(&token))
+    .bind(credential_id)
+    .bind(device_id)
+    .bind(to_millis(now))
+    .bind(to_millis(now + session_lifetime(kind)))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let principal = describe(db, credential_id, kind, principal_id, device_id).await?;
+    Ok(SessionCreated {
+        token,
+        role: principal.role,
+        display_name: principal.display_name,
+        device_id,
+        resident_id: (kind == PrincipalKind::Resident).then_some(principal_id),
+        store_id: principal.store_id,
+    })
+}
+
+/// A hash of nothing in particular, verified against when a login does not exist.
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    crypto::hash_secret("no such login", HashCost::default()).unwrap_or_default()
+});
+
+/// Resolves a bearer token to its principal.
+pub async fn authenticate(
+    db: &Db,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Principal, AuthError> {
+    let row = sqlx::query_as::<_, (i64, i64, String, i64, i64, Option<i64>)>(
+        "SELECT c.id, s.device_id, c.principal_kind, c.principal_id, s.expires_at, s.revoked_at
+         FROM sessions s JOIN credentials c ON c.id = s.credential_id
+         WHERE s.token_hash = $1",
+    )
+    .bind(crypto::token_hash(token))
+    .fetch_optional(db.reader())
+    .await?;
+    let Some((credential_id, device_id, kind, principal_id, expires_at, revoked_at)) = row else {
+        return Err(AuthError::Unauthorized);
+    };
+    if revoked_at.is_some() || from_millis(expires_at) <= now {
+        return Err(AuthError::Unauthorized);
+    }
+    let kind = PrincipalKind::parse(&kind).ok_or(AuthError::Unauthorized)?;
+    describe(db, credential_id, kind, principal_id, device_id).await
+}
+
+async fn describe(
+    db: &Db,
+    credential_id: i64,
+    kind: PrincipalKind,
+    id: i64,
+    device_id: i64,
+) -> Result<Principal, AuthError> {
+    let (role, display_name, store_id) = match kind {
+        PrincipalKind::Resident => {
+            let name = sqlx::query_scalar::<_, String>("SELECT name FROM residents WHERE id = $1")
+                .bind(id)
+                .fetch_optional(db.reader())
+                .await?
+                .ok_or(AuthError::Unauthorized)?;
+            (Role::Resident, name, None)
+        }
+        PrincipalKind::StoreStaff => {
+            let (store_id, name) = sqlx::query_as::<_, (i64, String)>(
+                "SELECT s.id, s.name FROM store_staff m JOIN stores s ON s.id = m.store_id
+                 WHERE m.id = $1",
+            )
+            .bind(id)
+            .fetch_optional(db.reader())
+            .await?
+            .ok_or(AuthError::Unauthorized)?;
+            (Role::StoreStaff, name, Some(store_id))
+        }
+        PrincipalKind::Staff => {
+            let (name, role) = sqlx::query_as::<_, (String, String)>(
+                "SELECT display_name, role FROM staff WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(db.reader())
+            .await?
+            .ok_or(AuthError::Unauthorized)?;
+            let role = match role.as_str() {
+                "administrator" => Role::Administrator,
+                "operator" => Role::Operator,
+                _ => Role::Viewer,
+            };
+            (role, name, None)
+        }
+    };
+    Ok(Principal {
+        credential_id,
+        kind,
+        id,
+        role,
+        display_name,
+        device_id,
+        store_id,
+    })
+}
+
+/// How many wrong PINs lock payments, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinPolicy {
+    pub max_failures: i64,
+    pub lock_for: Duration,
+}
+
+impl Default for PinPolicy {
+    fn default() -> Self {
+        PinPolicy {
+            max_failures: 5,
+            lock_for: Duration::minutes(30),
+        }
+    }
+}
+
+/// Checks a resident's payment PIN. Wrong PINs are counted; the `max_failures`-th locks
+/// payments for `lock_for`. A correct PIN resets the count.
+pub async fn check_pin(
+    db: &Db,
+    resident_id: i64,
+    pin: &str,
+    policy: PinPolicy,
+    now: DateTime<Utc>,
+) -> Result<(), AuthError> {
+    let (stored, locked_until) = sqlx::query_as::<_, (String, Option<i64>)>(
+        "SELECT pin_hash, pin_locked_until FROM residents WHERE id = $1",
+    )
+    .bind(resident_id)
+    .fetch_optional(db.writer())
+    .await?
+    .ok_or(AuthError::Unauthorized)?;
+    if let Some(until) = locked_until.map(from_millis).filter(|until| *until > now) {
+        return Err(AuthError::PinLocked { until });
+    }
+    if verify(pin.to_string(), stored).await? {
+        sqlx::query(
+            "UPDATE residents SET pin_failures = 0, pin_locked_until = NULL
+             WHERE id = $1 AND (pin_failures <> 0 OR pin_locked_until IS NOT NULL)",
+        )
+        .bind(resident_id)
+        .execute(db.writer())
+        .await?;
+        return Ok(());
+    }
+    let failures = sqlx::query_scalar::<_, i64>(
+        "UPDATE residents SET pin_failures = pin_failures + 1 WHERE id = $1 RETURNING pin_failures",
+    )
+    .bind(resident_id)
+    .fetch_one(db.writer())
+    .await?;
+    if failures >= policy.max_failures {
+        let until = now + policy.lock_for;
+        sqlx::query("UPDATE residents SET pin_failures = 0, pin_locked_until = $1 WHERE id = $2")
+            .bind(to_millis(until))
+            .bind(resident_id)
+            .execute(db.writer())
+            .await?;
+        return Err(AuthError::PinLocked { until });
+    }
+    Err(AuthError::WrongPin {
+        remaining: policy.max_failures - failures,
+    })
+}

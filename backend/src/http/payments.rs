@@ -1,0 +1,169 @@
+//! Payments and refunds over HTTP. Both move value, so both need an Idempotency-Key.
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiPath, Auth, IdempotencyHeader};
+use super::idempotent::{self, TxFuture};
+use crate::auth::{self, PrincipalKind};
+use crate::idempotency::IdempotencyKey;
+use crate::ledger::{self, PaymentInput, RefundInput};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use chiiki_core::Yen;
+use chiiki_core::protocol::{
+    ErrorBody, ErrorCode, PaymentReceipt, PaymentRequest, RefundReceipt, RefundRequest,
+};
+use chiiki_core::qr;
+
+/// Checks an amount once, at the edge: positive and not absurd.
+pub fn checked_amount(amount: Yen, max: Yen) -> Result<Yen, ApiError> {
+    if !amount.is_positive() {
+        Err(ApiError::amount_not_positive())
+    } else if amount > max {
+        Err(ApiError::amount_too_large(max))
+    } else {
+        Ok(amount)
+    }
+}
+
+/// Which store a payment names: by id, or by the payload of its scanned QR code. An amount
+/// code fixes the amount too.
+fn target_store(state: &AppState, req: &PaymentRequest) -> Result<i64, ApiError> {
+    match (req.store_id, req.store_code.as_deref()) {
+        (Some(id), None) => Ok(id),
+        (None, Some(payload)) => {
+            let code = qr::decode_merchant_code(payload, &state.programme.id).map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorCode::InvalidStoreCode,
+                    format!("{} / {e}", e.message_ja()),
+                )
+            })?;
+            if code.amount.is_some_and(|fixed| fixed != req.amount) {
+                return Err(ApiError::invalid_field(
+                    "amount",
+                    "読み取ったQRコードの金額と違います。",
+                ));
+            }
+            Ok(code.store_id)
+        }
+        _ => Err(ApiError::invalid_field(
+            "store_id",
+            "store_id か store_code のどちらか一方を指定してください。",
+        )),
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/payments", request_body = PaymentRequest, security(("bearer" = [])),
+    params(("Idempotency-Key" = String, Header)),
+    responses((status = 201, body = PaymentReceipt), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 423, body = ErrorBody)))]
+pub async fn pay(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    IdempotencyHeader(raw_key): IdempotencyHeader,
+    ApiJson(req, body): ApiJson<PaymentRequest>,
+) -> Result<Response, ApiError> {
+    let resident_id = who.resident_id()?;
+    let key = IdempotencyKey::new(
+        &who.actor(),
+        raw_key.as_deref(),
+        "POST /api/v1/payments",
+        &body,
+    )?;
+    if let Some(previous) = key.lookup(&state.db).await? {
+        return Ok(idempotent::stored(previous));
+    }
+    let amount = checked_amount(req.amount, state.programme.max_payment)?;
+    let store_id = target_store(&state, &req)?;
+    let now = state.clock.now();
+    if let Err(e) = auth::check_pin(
+        &state.db,
+        resident_id,
+        &req.pin,
+        state.settings.pin_policy,
+        now,
+    )
+    .await
+    {
+        return idempotent::refuse(&state, &key, e.into()).await;
+    }
+    let programme = state.programme.clone();
+    let use_points = req.use_points.unwrap_or(false);
+    let response = idempotent::run(
+        &state,
+        &key,
+        StatusCode::CREATED,
+        move |tx| -> TxFuture<'_, _> {
+            Box::pin(async move {
+                let input = PaymentInput {
+                    resident_id,
+                    store_id,
+                    amount,
+                    use_points,
+                    programme: &programme,
+                };
+                let receipt = ledger::pay(tx, input, now).await?;
+                let id = receipt.payment_id;
+                Ok((receipt, id))
+            })
+        },
+    )
+    .await?;
+    tracing::info!(resident_id, store_id, amount = amount.get(), status = %response.status(), "payment");
+    Ok(response)
+}
+
+#[utoipa::path(post, path = "/api/v1/payments/{id}/refunds", request_body = RefundRequest,
+    security(("bearer" = [])), params(("id" = i64, Path), ("Idempotency-Key" = String, Header)),
+    responses((status = 201, body = RefundReceipt), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn refund(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    ApiPath(payment_id): ApiPath<i64>,
+    IdempotencyHeader(raw_key): IdempotencyHeader,
+    ApiJson(req, body): ApiJson<RefundRequest>,
+) -> Result<Response, ApiError> {
+    let only_store = match who.kind {
+        PrincipalKind::StoreStaff => who.store_id,
+        PrincipalKind::Staff => {
+            who.require_operator()?;
+            None
+        }
+        PrincipalKind::Resident => return Err(auth::AuthError::Forbidden.into()),
+    };
+    let route = format!("POST /api/v1/payments/{payment_id}/refunds");
+    let key = IdempotencyKey::new(&who.actor(), raw_key.as_deref(), &route, &body)?;
+    let amount = checked_amount(req.amount, state.programme.max_payment)?;
+    let reason = req.reason.trim().to_string();
+    if reason.is_empty() || reason.chars().count() > 200 {
+        return Err(ApiError::invalid_field(
+            "reason",
+            "返金の理由を200文字以内で入力してください。",
+        ));
+    }
+    let actor = who.actor();
+    let now = state.clock.now();
+    idempotent::run(
+        &state,
+        &key,
+        StatusCode::CREATED,
+        move |tx| -> TxFuture<'_, _> {
+            Box::pin(async move {
+                let input = RefundInput {
+                    payment_id,
+                    amount,
+                    reason: &reason,
+                    actor: &actor,
+                    only_store,
+                };
+                let receipt = ledger::refund(tx, input, now).await?;
+                let id = receipt.refund_id;
+                Ok((receipt, id))
+            })
+        },
+    )
+    .await
+}

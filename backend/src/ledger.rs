@@ -1,0 +1,1060 @@
+//! The ledger: accounts, append-only double-entry transfers, and the operations that move value
+//! (charges, issuance of premium sets, payments, refunds). It owns the money invariants and
+//! must never break them:
+//!
+//! 1. Every transfer moves a positive amount from one account to a different one, so the sum
+//!    of all balances is zero.
+//! 2. No resident purse is ever negative; the cached `balance` of a purse equals the sum of its
+//!    transfers, because both change in the same database transaction.
+//! 3. An expired premium purse is never spent.
+//! 4. A refund is linked to its payment, never exceeds what is left of it, and returns value to
+//!    the purses it came from (the latest drawn first).
+//! 5. Transfers are never updated or deleted (the database refuses it too).
+//!
+//! Payments from one resident serialise on that resident's row (so they can never overdraw);
+//! payments to one store touch no store row at all: store balances are derived from transfers.
+
+use crate::clock::{from_millis, to_millis};
+use crate::db::{Tx, sum};
+use crate::programme::Programme;
+use chiiki_core::Yen;
+use chiiki_core::protocol::{
+    Balance, ChargeMethod, ChargeReceipt, Leg, PaymentReceipt, Purse, PurseKind, RefundReceipt,
+    StoreStatus, Transaction, TransactionKind, TransactionPage,
+};
+use chrono::{DateTime, Utc};
+use sqlx::{AnyPool, AssertSqlSafe};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("insufficient balance: {available} available, {requested} requested")]
+    InsufficientBalance { available: Yen, requested: Yen },
+    #[error("no such resident")]
+    UnknownResident,
+    #[error("no such store")]
+    UnknownStore,
+    #[error("the store cannot take payments now")]
+    StoreNotAccepting,
+    #[error("no such payment")]
+    UnknownPayment,
+    #[error("refund exceeds what is left of the payment ({refundable} refundable)")]
+    RefundExceedsPayment { refundable: Yen },
+    #[error("the programme's usage window has not started")]
+    ProgrammeNotStarted,
+    #[error("the programme's usage window has ended")]
+    ProgrammeExpired,
+    #[error("amount must be positive")]
+    AmountNotPositive,
+    #[error("the ledger is inconsistent: {0}")]
+    Inconsistent(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+pub type LedgerResult<T> = Result<T, LedgerError>;
+
+/// What an account holds. Stored as its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AccountKind {
+    ResidentPremium,
+    ResidentCharged,
+    ResidentPoints,
+    Store,
+    /// The city's side of premium currency of one issue (negative).
+    IssuerPremium,
+    /// The city's side of community points (negative).
+    IssuerPoints,
+    /// The dedicated account (資金管理口座) backing money-bought currency: sale proceeds and
+    /// charges. Negative by what residents paid in.
+    Fund,
+    /// Paid out to stores.
+    Settled,
+    /// Lapsed at expiry (breakage).
+    Expired,
+}
+
+impl AccountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::ResidentPremium => "resident_premium",
+            AccountKind::ResidentCharged => "resident_charged",
+            AccountKind::ResidentPoints => "resident_points",
+            AccountKind::Store => "store",
+            AccountKind::IssuerPremium => "issuer_premium",
+            AccountKind::IssuerPoints => "issuer_points",
+            AccountKind::Fund => "fund",
+            AccountKind::Settled => "settled",
+            AccountKind::Expired => "expired",
+        }
+    }
+
+    fn purse(kind: &str) -> Option<PurseKind> {
+        match kind {
+            "resident_premium" => Some(PurseKind::Premium),
+            "resident_charged" => Some(PurseKind::Charged),
+            "resident_points" => Some(PurseKind::Points),
+            _ => None,
+        }
+    }
+}
+
+const RESIDENT_KINDS: &str = "('resident_premium', 'resident_charged', 'resident_points')";
+
+/// Who caused an operation, as written in the ledger: `resident:12`, `staff:1`, `store_staff:3`.
+pub type Actor = String;
+
+/// An account as a transfer sees it: resident purses keep a cached balance, every other
+/// account is derived from transfers so that no hot row (a busy store, the issuer) is updated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Account {
+    pub id: i64,
+    pub kind: AccountKind,
+}
+
+impl Account {
+    fn cached(self) -> bool {
+        matches!(
+            self.kind,
+            AccountKind::ResidentPremium
+                | AccountKind::ResidentCharged
+                | AccountKind::ResidentPoints
+        )
+    }
+}
+
+/// Finds an account, opening it on first use.
+pub async fn account(
+    tx: &mut Tx,
+    kind: AccountKind,
+    owner_id: i64,
+    issue: &str,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> LedgerResult<Account> {
+    let find = || {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM accounts WHERE kind = $1 AND owner_id = $2 AND issue = $3",
+        )
+        .bind(kind.as_str())
+        .bind(owner_id)
+        .bind(issue)
+    };
+    if let Some(id) = find().fetch_optional(&mut **tx).await? {
+        return Ok(Account { id, kind });
+    }
+    sqlx::query(
+        "INSERT INTO accounts (kind, owner_id, issue, expires_at, balance, created_at)
+         VALUES ($1, $2, $3, $4, 0, $5) ON CONFLICT (kind, owner_id, issue) DO NOTHING",
+    )
+    .bind(kind.as_str())
+    .bind(owner_id)
+    .bind(issue)
+    .bind(expires_at.map(to_millis))
+    .bind(to_millis(now))
+    .execute(&mut **tx)
+    .await?;
+    let id = find().fetch_one(&mut **tx).await?;
+    Ok(Account { id, kind })
+}
+
+/// Opens the purses every resident has from registration on.
+pub async fn open_resident_purses(
+    tx: &mut Tx,
+    resident_id: i64,
+    now: DateTime<Utc>,
+) -> LedgerResult<()> {
+    account(tx, AccountKind::ResidentCharged, resident_id, "", None, now).await?;
+    account(tx, AccountKind::ResidentPoints, resident_id, "", None, now).await?;
+    Ok(())
+}
+
+/// Opens a store's account (at store creation, so payments never have to).
+pub async fn open_store_account(
+    tx: &mut Tx,
+    store_id: i64,
+    now: DateTime<Utc>,
+) -> LedgerResult<()> {
+    account(tx, AccountKind::Store, store_id, "", None, now).await?;
+    Ok(())
+}
+
+struct NewOperation<'a> {
+    kind: &'a str,
+    resident_id: Option<i64>,
+    store_id: Option<i64>,
+    amount: Yen,
+    parent_id: Option<i64>,
+    actor: &'a str,
+    detail: serde_json::Value,
+    now: DateTime<Utc>,
+}
+
+async fn insert_operation(tx: &mut Tx, op: NewOperation<'_>) -> LedgerResult<i64> {
+    let id = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO operations
+             (kind, resident_id, store_id, amount, parent_id, refunded, actor, detail, created_at)
+         VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8) RETURNING id",
+    )
+    .bind(op.kind)
+    .bind(op.resident_id)
+    .bind(op.store_id)
+    .bind(op.amount.get())
+    .bind(op.parent_id)
+    .bind(op.actor)
+    .bind(op.detail.to_string())
+    .bind(to_millis(op.now))
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Appends one transfer. A debit of a resident purse only succeeds if the purse covers it (a
+/// conditional update, atomic on both engines), so no purse can go below zero.
+async fn transfer(
+    tx: &mut Tx,
+    operation_id: i64,
+    from: Account,
+    to: Account,
+    amount: Yen,
+    reverses: Option<i64>,
+    now: DateTime<Utc>,
+) -> LedgerResult<i64> {
+    if !amount.is_positive() {
+        return Err(LedgerError::AmountNotPositive);
+    }
+    if from.cached() {
+        let debited = sqlx::query(
+            "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1",
+        )
+        .bind(amount.get())
+        .bind(from.id)
+        .execute(&mut **tx)
+        .await?;
+        if debited.rows_affected() != 1 {
+            return Err(LedgerError::Inconsistent(format!(
+                "purse {} cannot cover {amount}",
+                from.id
+            )));
+        }
+    }
+    if to.cached() {
+        sqlx::query("UPDATE accounts SET balance = balance + $1 WHERE id = $2")
+            .bind(amount.get())
+            .bind(to.id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let id = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO transfers
+             (operation_id, debit_account, credit_account, amount, reverses_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(operation_id)
+    .bind(from.id)
+    .bind(to.id)
+    .bind(amount.get())
+    .bind(reverses)
+    .bind(to_millis(now))
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// One of a resident's purses with its cached balance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurseState {
+    pub account: Account,
+    pub issue: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub balance: Yen,
+}
+
+impl PurseState {
+    fn kind(&self) -> PurseKind {
+        match self.account.kind {
+            AccountKind::ResidentPremium => PurseKind::Premium,
+            AccountKind::ResidentPoints => PurseKind::Points,
+            _ => PurseKind::Charged,
+        }
+    }
+
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    fn leg(&self, amount: Yen) -> Leg {
+        Leg {
+            purse: self.kind(),
+            issue: (!self.issue.is_empty()).then(|| self.issue.clone()),
+            amount,
+        }
+    }
+}
+
+async fn resident_purses<'e, E>(exec: E, resident_id: i64) -> LedgerResult<Vec<PurseState>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let rows =
+        sqlx::query_as::<_, (i64, String, String, Option<i64>, i64)>(AssertSqlSafe(format!(
+            "SELECT id, kind, issue, expires_at, balance FROM accounts
+         WHERE owner_id = $1 AND kind IN {RESIDENT_KINDS} ORDER BY id"
+        )))
+        .bind(resident_id)
+        .fetch_all(exec)
+        .await?;
+    rows.into_iter()
+        .map(|(id, kind, issue, expires_at, balance)| {
+            let kind = match AccountKind::purse(&kind) {
+                Some(PurseKind::Premium) => AccountKind::ResidentPremium,
+                Some(PurseKind::Points) => AccountKind::ResidentPoints,
+                Some(PurseKind::Charged) => AccountKind::ResidentCharged,
+                None => return Err(LedgerError::Inconsistent(format!("account {id} is {kind}"))),
+            };
+            Ok(PurseState {
+                account: Account { id, kind },
+                issue,
+                expires_at: expires_at.map(from_millis),
+                balance: Yen(balance),
+            })
+        })
+        .collect()
+}
+
+/// Yen the resident can spend now: unexpired premium purses and charged money (not points).
+pub fn spendable(purses: &[PurseState], now: DateTime<Utc>) -> Yen {
+    purses
+        .iter()
+        .filter(|p| p.kind() != PurseKind::Points && !p.is_expired(now))
+        .map(|p| p.balance)
+        .sum()
+}
+
+/// Which purses pay for `amount`, in the order DESIGN.md states: points first when the resident
+/// opts in, then premium purses by earliest expiry, then charged money. Expired purses are
+/// never drawn on. Returns indexes into `purses` with the amount drawn from each.
+pub fn plan_payment(
+    purses: &[PurseState],
+    amount: Yen,
+    use_points: bool,
+    now: DateTime<Utc>,
+) -> LedgerResult<Vec<(usize, Yen)>> {
+    let mut order: Vec<usize> = (0..purses.len())
+        .filter(|&i| purses[i].balance.is_positive() && !purses[i].is_expired(now))
+        .filter(|&i| use_points || purses[i].kind() != PurseKind::Points)
+        .collect();
+    let rank = |p: &PurseState| match p.kind() {
+        PurseKind::Points => 0,
+        PurseKind::Premium => 1,
+        PurseKind::Charged => 2,
+    };
+    order.sort_by_key(|&i| (rank(&purses[i]), purses[i].expires_at, purses[i].account.id));
+    let mut remaining = amount;
+    let mut legs = Vec::new();
+    for i in order {
+        if !remaining.is_positive() {
+            break;
+        }
+        let take = remaining.min(purses[i].balance);
+        legs.push((i, take));
+        remaining = Yen(remaining.get() - take.get());
+    }
+    if remaining.is_positive() {
+        let available = order_total(purses, use_points, now);
+        return Err(LedgerError::InsufficientBalance {
+            available,
+            requested: amount,
+        });
+    }
+    Ok(legs)
+}
+
+fn order_total(purses: &[PurseState], use_points: bool, now: DateTime<Utc>) -> Yen {
+    purses
+        .iter()
+        .filter(|p| !p.is_expired(now) && (use_points || p.kind() != PurseKind::Points))
+        .map(|p| p.balance)
+        .sum()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Charges and issuance
+
+pub struct ChargeInput<'a> {
+    pub resident_id: i64,
+    pub amount: Yen,
+    pub method: ChargeMethod,
+    pub receipt_number: &'a str,
+    pub actor: &'a str,
+}
+
+/// Credits a resident's charged purse with money the city received (fund → charged purse).
+pub async fn charge(
+    tx: &mut Tx,
+    input: ChargeInput<'_>,
+    now: DateTime<Utc>,
+) -> LedgerResult<ChargeReceipt> {
+    if !input.amount.is_positive() {
+        return Err(LedgerError::AmountNotPositive);
+    }
+    lock_resident(tx, input.resident_id).await?;
+    let purse = account(
+        tx,
+        AccountKind::ResidentCharged,
+        input.resident_id,
+        "",
+        None,
+        now,
+    )
+    .await?;
+    let fund = account(tx, AccountKind::Fund, 0, "", None, now).await?;
+    let op = insert_operation(
+        tx,
+        NewOperation {
+            kind: "charge",
+            resident_id: Some(input.resident_id),
+            store_id: None,
+            amount: input.amount,
+            parent_id: None,
+            actor: input.actor,
+            detail: serde_json::json!({
+                "method": input.method,
+                "receipt_number": input.receipt_number,
+            }),
+            now,
+        },
+    )
+    .await?;
+    transfer(tx, op, fund, purse, input.amount, None, now).await?;
+    let purses = resident_purses(&mut **tx, input.resident_id).await?;
+    Ok(ChargeReceipt {
+        charge_id: op,
+        resident_id: input.resident_id,
+        amount: input.amount,
+        balance_after: spendable(&purses, now),
+        created_at: now,
+    })
+}
+
+/// Issues `sets` premium sets of `programme` to a resident who paid for them: the price goes
+/// from the fund account and the premium from the issue's premium issuer account into the
+/// resident's premium purse for that issue, which expires with the usage window.
+pub async fn issue_sets(
+    tx: &mut Tx,
+    programme: &Programme,
+    resident_id: i64,
+    sets: i64,
+    actor: &str,
+    detail: serde_json::Value,
+    now: DateTime<Utc>,
+) -> LedgerResult<i64> {
+    let price = programme
+        .set_price
+        .checked_mul(sets)
+        .filter(|y| y.is_positive())
+        .ok_or(LedgerError::AmountNotPositive)?;
+    let value = programme
+        .set_value
+        .checked_mul(sets)
+        .ok_or(LedgerError::AmountNotPositive)?;
+    let premium = Yen(value.get() - price.get());
+    lock_resident(tx, resident_id).await?;
+    let expires = Some(programme.premium_expires_at());
+    let purse = account(
+        tx,
+        AccountKind::ResidentPremium,
+        resident_id,
+        &programme.id,
+        expires,
+        now,
+    )
+    .await?;
+    let fund = account(tx, AccountKind::Fund, 0, "", None, now).await?;
+    let issuer = account(tx, AccountKind::IssuerPremium, 0, &programme.id, None, now).await?;
+    let op = insert_operation(
+        tx,
+        NewOperation {
+            kind: "purchase",
+            resident_id: Some(resident_id),
+            store_id: None,
+            amount: value,
+            parent_id: None,
+            actor,
+            detail,
+            now,
+        },
+    )
+    .await?;
+    transfer(tx, op, fund, purse, price, None, now).await?;
+    if premium.is_positive() {
+        transfer(tx, op, issuer, purse, premium, None, now).await?;
+    }
+    Ok(op)
+}
+
+/// Credits community points to a resident (the city's points issuer account → points purse).
+pub async fn award_points(
+    tx: &mut Tx,
+    resident_id: i64,
+    points: Yen,
+    actor: &str,
+    detail: serde_json::Value,
+    now: DateTime<Utc>,
+) -> LedgerResult<i64> {
+    if !points.is_positive() {
+        return Err(LedgerError::AmountNotPositive);
+    }
+    lock_resident(tx, resident_id).await?;
+    let purse = account(tx, AccountKind::ResidentPoints, resident_id, "", None, now).await?;
+    let issuer = account(tx, AccountKind::IssuerPoints, 0, "", None, now).await?;
+    let op = insert_operation(
+        tx,
+        NewOperation {
+            kind: "points",
+            resident_id: Some(resident_id),
+            store_id: None,
+            amount: points,
+            parent_id: None,
+            actor,
+            detail,
+            now,
+        },
+    )
+    .await?;
+    transfer(tx, op, issuer, purse, points, None, now).await?;
+    Ok(op)
+}
+
+/// Takes the resident's row lock for the rest of the transaction.
+async fn lock_resident(tx: &mut Tx, resident_id: i64) -> LedgerResult<()> {
+    let locked = sqlx::query("UPDATE residents SET payment_seq = payment_seq + 1 WHERE id = $1")
+        .bind(resident_id)
+        .execute(&mut **tx)
+        .await?;
+    if locked.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(LedgerError::UnknownResident)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payments and refunds
+
+pub struct PaymentInput<'a> {
+    pub resident_id: i64,
+    pub store_id: i64,
+    pub amount: Yen,
+    pub use_points: bool,
+    pub programme: &'a Programme,
+}
+
+/// A resident pays a store: one transaction, one leg per purse drawn on.
+pub async fn pay(
+    tx: &mut Tx,
+    input: PaymentInput<'_>,
+    now: DateTime<Utc>,
+) -> LedgerResult<PaymentReceipt> {
+    if !input.amount.is_positive() {
+        return Err(LedgerError::AmountNotPositive);
+    }
+    if now < input.programme.usage.start() {
+        return Err(LedgerError::ProgrammeNotStarted);
+    }
+    if now >= input.programme.usage.end() {
+        return Err(LedgerError::ProgrammeExpired);
+    }
+    let (store_name, status) = store_status(tx, input.store_id).await?;
+    if status != StoreStatus::Approved {
+        return Err(LedgerError::StoreNotAccepting);
+    }
+    lock_resident(tx, input.resident_id).await?;
+    let purses = resident_purses(&mut **tx, input.resident_id).await?;
+    let plan = plan_payment(&purses, input.amount, input.use_points, now)?;
+    let store = account(tx, AccountKind::Store, input.store_id, "", None, now).await?;
+    let actor = format!("resident:{}", input.resident_id);
+    let op = insert_operation(
+        tx,
+        NewOperation {
+            kind: "payment",
+            resident_id: Some(input.resident_id),
+            store_id: Some(input.store_id),
+            amount: input.amount,
+            parent_id: None,
+            actor: &actor,
+            detail: serde_json::json!({ "use_points": input.use_points }),
+            now,
+        },
+    )
+    .await?;
+    let mut legs = Vec::with_capacity(plan.len());
+    let mut after = purses.clone();
+    for &(i, amount) in &plan {
+        transfer(tx, op, purses[i].account, store, amount, None, now).await?;
+        legs.push(purses[i].leg(amount));
+        after[i].balance = Yen(after[i].balance.get() - amount.get());
+    }
+    Ok(PaymentReceipt {
+        payment_id: op,
+        store_id: input.store_id,
+        store_name,
+        amount: input.amount,
+        legs,
+        balance_after: spendable(&after, now),
+        created_at: now,
+    })
+}
+
+async fn store_status(tx: &mut Tx, store_id: i64) -> LedgerResult<(String, StoreStatus)> {
+    let row =
+        sqlx::query_as::<_, (String, String)>("SELECT name, status FROM stores WHERE id = $1")
+            .bind(store_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(LedgerError::UnknownStore)?;
+    let status = crate::stores::parse_status(&row.1)
+        .ok_or_else(|| LedgerError::Inconsistent(format!("store {store_id} status {}", row.1)))?;
+    Ok((row.0, status))
+}
+
+pub struct RefundInput<'a> {
+    pub payment_id: i64,
+    pub amount: Yen,
+    pub reason: &'a str,
+    pub actor: &'a str,
+    /// Store staff may refund only their own store's payments.
+    pub only_store: Option<i64>,
+}
+
+/// Refunds part or all of a payment, back into the purses it came from, latest leg first.
+pub async fn refund(
+    tx: &mut Tx,
+    input: RefundInput<'_>,
+    now: DateTime<Utc>,
+) -> LedgerResult<RefundReceipt> {
+    if !input.amount.is_positive() {
+        return Err(LedgerError::AmountNotPositive);
+    }
+    let payment = sqlx::query_as::<_, (i64, i64, i64, i64)>(
+        "SELECT resident_id, store_id, amount, refunded FROM operations
+         WHERE id = $1 AND kind = 'payment'",
+    )
+    .bind(input.payment_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(LedgerError::UnknownPayment)?;
+    let (resident_id, store_id, paid, _) = payment;
+    if input.only_store.is_some_and(|s| s != store_id) {
+        return Err(LedgerError::UnknownPayment);
+    }
+    // The conditional update is the guard: concurrent refunds of one payment serialise on it
+    // and can never add up to more than was paid.
+    let guarded = sqlx::query(
+        "UPDATE operations SET refunded = refunded + $1 WHERE id = $2 AND refunded + $1 <= amount",
+    )
+    .bind(input.amount.get())
+    .bind(input.payment_id)
+    .execute(&mut **tx)
+    .await?;
+    if guarded.rows_affected() != 1 {
+        let refunded =
+            sqlx::query_scalar::<_, i64>("SELECT refunded FROM operations WHERE id = $1")
+                .bind(input.payment_id)
+                .fetch_one(&mut **tx)
+                .await?;
+        return Err(LedgerError::RefundExceedsPayment {
+            refundable: Yen(paid - refunded),
+        });
+    }
+    let legs = sqlx::query_as::<_, (i64, i64, String, String, i64, i64)>(AssertSqlSafe(format!(
+        "SELECT t.id, a.id, a.kind, a.issue, t.amount,
+                (SELECT {} FROM transfers r WHERE r.reverses_id = t.id)
+         FROM transfers t JOIN accounts a ON a.id = t.debit_account
+         WHERE t.operation_id = $1 ORDER BY t.id DESC",
+        sum("r.amount")
+    )))
+    .bind(input.payment_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let store = account(tx, AccountKind::Store, store_id, "", None, now).await?;
+    let op = insert_operation(
+        tx,
+        NewOperation {
+            kind: "refund",
+            resident_id: Some(resident_id),
+            store_id: Some(store_id),
+            amount: input.amount,
+            parent_id: Some(input.payment_id),
+            actor: input.actor,
+            detail: serde_json::json!({ "reason": input.reason }),
+            now,
+        },
+    )
+    .await?;
+    let mut remaining = input.amount;
+    let mut out = Vec::new();
+    for (leg_id, account_id, kind, issue, amount, reversed) in legs {
+        let open = Yen(amount - reversed);
+        let take = remaining.min(open);
+        if !take.is_positive() {
+            continue;
+        }
+        let purse_kind = AccountKind::purse(&kind)
+            .ok_or_else(|| LedgerError::Inconsistent(format!("payment leg from {kind}")))?;
+        let kind = match purse_kind {
+            PurseKind::Premium => AccountKind::ResidentPremium,
+            PurseKind::Charged => AccountKind::ResidentCharged,
+            PurseKind::Points => AccountKind::ResidentPoints,
+        };
+        let purse = Account {
+            id: account_id,
+            kind,
+        };
+        transfer(tx, op, store, purse, take, Some(leg_id), now).await?;
+        out.push(Leg {
+            purse: purse_kind,
+            issue: (!issue.is_empty()).then_some(issue),
+            amount: take,
+        });
+        remaining = Yen(remaining.get() - take.get());
+    }
+    if remaining.is_positive() {
+        return Err(LedgerError::Inconsistent(format!(
+            "payment {} legs cannot take back {remaining}",
+            input.payment_id
+        )));
+    }
+    let refunded_total =
+        sqlx::query_scalar::<_, i64>("SELECT refunded FROM operations WHERE id = $1")
+            .bind(input.payment_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(RefundReceipt {
+        refund_id: op,
+        payment_id: input.payment_id,
+        amount: input.amount,
+        legs: out,
+        refunded_total: Yen(refunded_total),
+        created_at: now,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+pub async fn balance(
+    pool: &AnyPool,
+    resident_id: i64,
+    now: DateTime<Utc>,
+) -> LedgerResult<Balance> {
+    let purses = resident_purses(pool, resident_id).await?;
+    let points = purses
+        .iter()
+        .filter(|p| p.kind() == PurseKind::Points)
+        .map(|p| p.balance)
+        .sum();
+    Ok(Balance {
+        total: spendable(&purses, now),
+        points,
+        purses: purses
+            .iter()
+            .map(|p| Purse {
+                kind: p.kind(),
+                issue: (!p.issue.is_empty()).then(|| p.issue.clone()),
+                balance: p.balance,
+                expires_at: p.expires_at,
+            })
+            .collect(),
+        as_of: now,
+    })
+}
+
+/// What a store has been paid and not yet settled: derived from transfers, never cached.
+pub async fn store_balance(pool: &AnyPool, store_id: i64) -> LedgerResult<Yen> {
+    let balance = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
+        "SELECT {} - {} FROM accounts a
+         LEFT JOIN (SELECT credit_account, {} AS credits FROM transfers GROUP BY credit_account) c
+              ON c.credit_account = a.id
+         LEFT JOIN (SELECT debit_account, {} AS debits FROM transfers GROUP BY debit_account) d
+              ON d.debit_account = a.id
+         WHERE a.kind = 'store' AND a.owner_id = $1",
+        sum("c.credits"),
+        sum("d.debits"),
+        sum("amount"),
+        sum("amount"),
+    )))
+    .bind(store_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(Yen(balance.unwrap_or(0)))
+}
+
+fn transaction_kind(kind: &str) -> Option<TransactionKind> {
+    Some(match kind {
+        "charge" => TransactionKind::Charge,
+        "payment" => TransactionKind::Payment,
+        "refund" => TransactionKind::Refund,
+        "purchase" => TransactionKind::Purchase,
+        "expiry" => TransactionKind::Expiry,
+        "points" => TransactionKind::Points,
+        _ => return None,
+    })
+}
+
+pub const MAX_PAGE: u32 = 100;
+
+/// A resident's history, newest first, `limit` at a time. The cursor is the id of the last
+/// operation of the previous page.
+pub async fn history(
+    pool: &AnyPool,
+    resident_id: i64,
+    before: Option<i64>,
+    limit: u32,
+) -> LedgerResult<TransactionPage> {
+    let limit = limit.clamp(1, MAX_PAGE);
+    let rows = sqlx::query_as::<
+        _,
+        (
+            i64,
+            String,
+            i64,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+            i64,
+        ),
+    >(
+        "SELECT o.id, o.kind, o.amount, o.store_id, s.name, o.parent_id, o.created_at
+         FROM operations o LEFT JOIN stores s ON s.id = o.store_id
+         WHERE o.resident_id = $1 AND o.id < $2
+         ORDER BY o.id DESC LIMIT $3",
+    )
+    .bind(resident_id)
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(i64::from(limit) + 1)
+    .fetch_all(pool)
+    .await?;
+    let more = rows.len() > limit as usize;
+    let rows = &rows[..rows.len().min(limit as usize)];
+    let (Some(newest), Some(oldest)) = (rows.first(), rows.last()) else {
+        return Ok(TransactionPage {
+            items: vec![],
+            next_cursor: None,
+        });
+    };
+    let legs = sqlx::query_as::<_, (i64, String, String, i64, i64)>(AssertSqlSafe(format!(
+        "SELECT t.operation_id, a.kind, a.issue, t.amount,
+                CASE WHEN a.id = t.credit_account THEN 1 ELSE -1 END
+         FROM transfers t JOIN accounts a ON (a.id = t.debit_account OR a.id = t.credit_account)
+         WHERE t.operation_id BETWEEN $1 AND $2 AND a.owner_id = $3 AND a.kind IN {RESIDENT_KINDS}
+         ORDER BY t.id"
+    )))
+    .bind(oldest.0)
+    .bind(newest.0)
+    .bind(resident_id)
+    .fetch_all(pool)
+    .await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for (id, kind, amount, store_id, store_name, parent_id, created_at) in rows.iter().cloned() {
+        let Some(kind) = transaction_kind(&kind) else {
+            continue;
+        };
+        let sign = if matches!(kind, TransactionKind::Payment | TransactionKind::Expiry) {
+            -1
+        } else {
+            1
+        };
+        let mut op_legs: Vec<Leg> = Vec::new();
+        for (_, leg_kind, issue, leg_amount, _) in legs.iter().filter(|l| l.0 == id) {
+            let Some(purse) = AccountKind::purse(leg_kind) else {
+                continue;
+            };
+            let issue = (!issue.is_empty()).then(|| issue.clone());
+            // A set purchase credits one purse twice (price and premium): show it once.
+            match op_legs
+                .iter_mut()
+                .find(|l| l.purse == purse && l.issue == issue)
+            {
+                Some(existing) => existing.amount = Yen(existing.amount.get() + leg_amount),
+                None => op_legs.push(Leg {
+                    purse,
+                    issue,
+                    amount: Yen(*leg_amount),
+                }),
+            }
+        }
+        items.push(Transaction {
+            id,
+            kind,
+            amount: Yen(sign * amount),
+            store_id,
+            store_name,
+            payment_id: parent_id,
+            legs: op_legs,
+            created_at: from_millis(created_at),
+        });
+    }
+    Ok(TransactionPage {
+        next_cursor: more.then(|| oldest.0.to_string()),
+        items,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invariants
+
+/// Checks the ledger's invariants over the whole database; returns every violation found.
+/// Tests call it after everything that moves money; operators can run it any time.
+pub async fn check_invariants(pool: &AnyPool) -> LedgerResult<Vec<String>> {
+    let mut problems = Vec::new();
+    let total = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
+        "SELECT (SELECT {c} FROM transfers) - (SELECT {c} FROM transfers)",
+        c = sum("amount")
+    )))
+    .fetch_one(pool)
+    .await?;
+    if total != 0 {
+        problems.push(format!("the sum of all balances is {total}, not zero"));
+    }
+    let derived = format!(
+        "SELECT a.id, a.kind, a.balance,
+                (SELECT {} FROM transfers t WHERE t.credit_account = a.id)
+              - (SELECT {} FROM transfers t WHERE t.debit_account = a.id)
+         FROM accounts a",
+        sum("t.amount"),
+        sum("t.amount")
+    );
+    let accounts = sqlx::query_as::<_, (i64, String, i64, i64)>(AssertSqlSafe(derived))
+        .fetch_all(pool)
+        .await?;
+    let mut sum_all = 0i64;
+    for (id, kind, cached, derived) in accounts {
+        sum_all += derived;
+        if AccountKind::purse(&kind).is_some() {
+            if derived < 0 || cached < 0 {
+                problems.push(format!("resident purse {id} is negative ({derived})"));
+            }
+            if derived != cached {
+                problems.push(format!(
+                    "purse {id} caches {cached} but its transfers sum to {derived}"
+                ));
+            }
+        }
+    }
+    if sum_all != 0 {
+        problems.push(format!("account balances sum to {sum_all}, not zero"));
+    }
+    let overdrawn = sqlx::query_as::<_, (i64, i64, i64)>(AssertSqlSafe(format!(
+        "SELECT p.id, p.amount, (SELECT {} FROM operations r WHERE r.parent_id = p.id AND r.kind = 'refund')
+         FROM operations p WHERE p.kind = 'payment'",
+        sum("r.amount")
+    )))
+    .fetch_all(pool)
+    .await?;
+    for (id, amount, refunded) in overdrawn {
+        if refunded > amount {
+            problems.push(format!("payment {id} of {amount} has {refunded} refunded"));
+        }
+    }
+    let unbalanced = sqlx::query_as::<_, (i64, i64, i64)>(AssertSqlSafe(format!(
+        "SELECT o.id, o.amount, (SELECT {} FROM transfers t WHERE t.operation_id = o.id)
+         FROM operations o WHERE o.kind IN ('payment', 'refund', 'charge', 'purchase', 'points')",
+        sum("t.amount")
+    )))
+    .fetch_all(pool)
+    .await?;
+    for (id, amount, legs) in unbalanced {
+        if amount != legs {
+            problems.push(format!(
+                "operation {id} of {amount} has legs summing to {legs}"
+            ));
+        }
+    }
+    let reversed = sqlx::query_as::<_, (i64, i64, i64)>(AssertSqlSafe(format!(
+        "SELECT t.id, t.amount, (SELECT {} FROM transfers r WHERE r.reverses_id = t.id)
+         FROM transfers t WHERE EXISTS (SELECT 1 FROM transfers r WHERE r.reverses_id = t.id)",
+        sum("r.amount")
+    )))
+    .fetch_all(pool)
+    .await?;
+    for (id, amount, back) in reversed {
+        if back > amount {
+            problems.push(format!("transfer {id} of {amount} was reversed by {back}"));
+        }
+    }
+    Ok(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 1, day, 0, 0, 0).unwrap()
+    }
+
+    fn purse(id: i64, kind: AccountKind, expires: Option<u32>, balance: i64) -> PurseState {
+        PurseState {
+            account: Account { id, kind },
+            issue: if kind == AccountKind::ResidentPremium {
+                format!("issue-{id}")
+            } else {
+                String::new()
+            },
+            expires_at: expires.map(at),
+            balance: Yen(balance),
+        }
+    }
+
+    fn purses() -> Vec<PurseState> {
+        vec![
+            purse(1, AccountKind::ResidentCharged, None, 1000),
+            purse(2, AccountKind::ResidentPoints, None, 300),
+            purse(3, AccountKind::ResidentPremium, Some(20), 500),
+            purse(4, AccountKind::ResidentPremium, Some(10), 400),
+            purse(5, AccountKind::ResidentPremium, Some(5), 9999),
+        ]
+    }
+
+    #[test]
+    fn payment_draws_points_then_premium_by_earliest_expiry_then_charged() {
+        let plan = plan_payment(&purses(), Yen(1500), true, at(6)).unwrap();
+        let ids: Vec<_> = plan
+            .iter()
+            .map(|&(i, y)| (purses()[i].account.id, y.get()))
+            .collect();
+        assert_eq!(ids, vec![(2, 300), (4, 400), (3, 500), (1, 300)]);
+    }
+
+    #[test]
+    fn payment_never_draws_on_an_expired_purse() {
+        // Purse 5 expired at day 5: at day 6 it is skipped despite its balance.
+        let err = plan_payment(&purses(), Yen(2000), false, at(6)).unwrap_err();
+        assert!(matches!(
+            err,
+            LedgerError::InsufficientBalance {
+                available: Yen(1900),
+                requested: Yen(2000)
+            }
+        ));
+        // The expiry instant itself is already too late.
+        let plan = plan_payment(&purses(), Yen(100), false, at(5)).unwrap();
+        assert_eq!(purses()[plan[0].0].account.id, 4);
+    }
+
+    #[test]
+    fn points_are_spent_only_when_the_resident_opts_in() {
+        let plan = plan_payment(&purses(), Yen(100), false, at(6)).unwrap();
+        assert!(
+            plan.iter()
+                .all(|&(i, _)| purses()[i].account.kind != AccountKind::ResidentPoints)
+        );
+    }
+
+    #[test]
+    fn spendable_excludes_points_and_expired_premium() {
+        assert_eq!(spendable(&purses(), at(6)), Yen(1900));
+        assert_eq!(spendable(&purses(), at(1)), Yen(1900 + 9999));
+    }
+}

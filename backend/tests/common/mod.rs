@@ -1,0 +1,304 @@
+//! Test support: a fresh database per test (SQLite in a temporary directory, or a new
+//! PostgreSQL database when `CHIIKI_TEST_POSTGRES` names a server), and the real server on a
+//! random local port.
+#![allow(dead_code)]
+
+use chiiki_backend::auth::{self, PinPolicy};
+use chiiki_backend::clock::FixedClock;
+use chiiki_backend::crypto::HashCost;
+use chiiki_backend::db::{Db, Engine};
+use chiiki_backend::programme::Programme;
+use chiiki_backend::{AppState, Settings, ledger};
+use chiiki_core::protocol::*;
+use chrono::{DateTime, TimeZone, Utc};
+use ring::rand::SecureRandom;
+use std::sync::Arc;
+
+pub struct TestDb {
+    pub db: Db,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn random_suffix() -> String {
+    let mut bytes = [0u8; 6];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("random");
+    hex::encode(bytes)
+}
+
+pub async fn test_db() -> TestDb {
+    match std::env::var("CHIIKI_TEST_POSTGRES") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("chiiki_test_{}", random_suffix());
+            let admin = Db::connect(&admin_url)
+                .await
+                .expect("connect to PostgreSQL");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(admin.writer())
+                .await
+                .expect("create test database");
+            admin.close().await;
+            let base = admin_url
+                .rsplit_once('/')
+                .map(|(b, _)| b)
+                .unwrap_or(&admin_url);
+            let db = Db::connect(&format!("{base}/{name}"))
+                .await
+                .expect("connect test db");
+            db.migrate().await.expect("migrate");
+            TestDb { db, _dir: None }
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let url = format!("sqlite://{}/chiiki.db", dir.path().display());
+            let db = Db::connect(&url).await.expect("connect sqlite");
+            db.migrate().await.expect("migrate");
+            TestDb {
+                db,
+                _dir: Some(dir),
+            }
+        }
+    }
+}
+
+pub fn engine_name(db: &Db) -> &'static str {
+    match db.engine {
+        Engine::Sqlite => "sqlite",
+        Engine::Postgres => "postgres",
+    }
+}
+
+/// Inside Midori's 2024 usage window: 2024-12-01 12:00 JST.
+pub fn in_usage() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 12, 1, 3, 0, 0).unwrap()
+}
+
+pub fn settings() -> Settings {
+    Settings {
+        hash_cost: HashCost::fast_for_tests(),
+        pin_policy: PinPolicy::default(),
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub db: Db,
+    pub clock: Arc<FixedClock>,
+    pub programme: Arc<Programme>,
+    _db: TestDb,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let test_db = test_db().await;
+    let db = test_db.db.clone();
+    let clock = FixedClock::at(in_usage());
+    let programme = Arc::new(Programme::midori_2024().expect("programme"));
+    let state = AppState {
+        db: db.clone(),
+        programme: programme.clone(),
+        clock: clock.clone(),
+        settings: settings(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = chiiki_backend::serve(listener, state, async move {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    TestApp {
+        base,
+        http: reqwest::Client::new(),
+        db,
+        clock,
+        programme,
+        _db: test_db,
+        _shutdown: tx,
+    }
+}
+
+pub fn registration(phone: &str) -> RegisterResident {
+    RegisterResident {
+        name: "緑 花子".into(),
+        kana: "ミドリ ハナコ".into(),
+        birth_date: chrono::NaiveDate::from_ymd_opt(1950, 4, 1).unwrap(),
+        postal_code: "376-0101".into(),
+        address: "大間々1-2-3".into(),
+        district: "大間々町".into(),
+        phone: phone.into(),
+        email: Some("hanako@example.jp".into()),
+        password: "midori-password".into(),
+        pin: "1234".into(),
+    }
+}
+
+pub fn store_request(name: &str) -> CreateStore {
+    CreateStore {
+        name: name.into(),
+        kana: "ミドリショウテン".into(),
+        romanised_name: "MIDORI SHOTEN".into(),
+        industry: Industry::Supermarket,
+        district: "大間々町".into(),
+        address: "大間々1-1".into(),
+        postal_code: "376-0101".into(),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn check_ledger(&self) {
+        let problems = ledger::check_invariants(self.db.reader())
+            .await
+            .expect("invariants");
+        assert!(
+            problems.is_empty(),
+            "ledger invariants broken: {problems:#?}"
+        );
+    }
+
+    pub async fn post<T: serde::Serialize>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        key: Option<&str>,
+        body: &T,
+    ) -> reqwest::Response {
+        let mut req = self.http.post(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(k) = key {
+            req = req.header(IDEMPOTENCY_KEY_HEADER, k);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn login(&self, login: &str, password: &str) -> SessionCreated {
+        let res = self
+            .post(
+                paths::SESSIONS,
+                None,
+                None,
+                &CreateSession {
+                    login: login.into(),
+                    password: password.into(),
+                    device_name: "test device".into(),
+                    public_key: None,
+                },
+            )
+            .await;
+        assert_eq!(res.status(), 201, "login {login}");
+        res.json().await.expect("session")
+    }
+
+    /// Registers a resident and signs them in: (resident id, token).
+    pub async fn resident(&self, phone: &str) -> (i64, String) {
+        let res = self
+            .post(paths::RESIDENTS, None, None, &registration(phone))
+            .await;
+        assert_eq!(
+            res.status(),
+            201,
+            "register {phone}: {}",
+            res.text().await.unwrap_or_default()
+        );
+        let reg: ResidentRegistered = res.json().await.expect("registered");
+        let session = self.login(&reg.login, "midori-password").await;
+        (reg.resident_id, session.token)
+    }
+
+    /// A staff account with `role`, signed in.
+    pub async fn staff(&self, login: &str, role: Role) -> String {
+        auth::create_staff(
+            &self.db,
+            login,
+            "staff-password",
+            "職員",
+            role,
+            HashCost::fast_for_tests(),
+            in_usage(),
+        )
+        .await
+        .expect("staff");
+        self.login(login, "staff-password").await.token
+    }
+
+    pub async fn approved_store(&self, admin: &str, name: &str) -> StoreDetail {
+        let res = self
+            .post(paths::ADMIN_STORES, Some(admin), None, &store_request(name))
+            .await;
+        assert_eq!(res.status(), 201);
+        let store: StoreDetail = res.json().await.expect("store");
+        let res = self
+            .post(&paths::approve_store(store.id), Some(admin), None, &())
+            .await;
+        assert_eq!(res.status(), 200);
+        res.json().await.expect("approved")
+    }
+
+    pub async fn charge(&self, admin: &str, resident_id: i64, amount: i64) -> ChargeReceipt {
+        let key = format!("charge-{}", random_suffix());
+        let res = self
+            .post(
+                paths::ADMIN_CHARGES,
+                Some(admin),
+                Some(&key),
+                &ChargeRequest {
+                    resident_id,
+                    amount: chiiki_core::Yen(amount),
+                    method: ChargeMethod::Cash,
+                    receipt_number: "R-1".into(),
+                },
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        res.json().await.expect("charge")
+    }
+
+    pub async fn pay(
+        &self,
+        token: &str,
+        key: &str,
+        store_id: i64,
+        amount: i64,
+        pin: &str,
+    ) -> reqwest::Response {
+        self.post(
+            paths::PAYMENTS,
+            Some(token),
+            Some(key),
+            &PaymentRequest {
+                store_id: Some(store_id),
+                store_code: None,
+                amount: chiiki_core::Yen(amount),
+                pin: pin.into(),
+                use_points: None,
+            },
+        )
+        .await
+    }
+}
+
+pub async fn error_code(res: reqwest::Response) -> (u16, ErrorCode) {
+    let status = res.status().as_u16();
+    let body: ErrorBody = res.json().await.expect("error body");
+    (status, body.error)
+}
