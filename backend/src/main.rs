@@ -1,6 +1,7 @@
 //! `chiiki`: the ledger server's command line.
 
-use chiiki_backend::auth::PinPolicy;
+use chiiki_backend::auth::{self, PinPolicy};
+use chiiki_core::protocol::Role;
 use chiiki_backend::clock::{Clock, SystemClock};
 use chiiki_backend::crypto::HashCost;
 use chiiki_backend::db::Db;
@@ -48,6 +49,15 @@ enum Command {
         /// The programme file (TOML).
         #[arg(long, env = "CHIIKI_PROGRAMME", default_value = DEFAULT_PROGRAMME_FILE)]
         programme: PathBuf,
+        /// Move the programme's windows so that today is inside its usage window, as the demo
+        /// does (for trying the system and for tests; never in production).
+        #[arg(long)]
+        shift_to_today: bool,
+    },
+    /// Manage city staff accounts.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
     },
     /// Create or update the database schema, then exit.
     Migrate {
@@ -62,6 +72,31 @@ enum Command {
         #[arg(long, default_value = "data/demo.db")]
         file: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Create a staff account (e.g. the first administrator).
+    Add {
+        #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/chiiki.db")]
+        database_url: String,
+        #[arg(long)]
+        login: String,
+        /// The password; read from CHIIKI_STAFF_PASSWORD when not given.
+        #[arg(long, env = "CHIIKI_STAFF_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long, value_enum)]
+        role: StaffRole,
+        #[arg(long, default_value = "職員")]
+        display_name: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StaffRole {
+    Administrator,
+    Operator,
+    Viewer,
 }
 
 #[derive(clap::Args)]
@@ -128,12 +163,44 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(command: Command) -> Result<(), CliError> {
     match command {
-        Command::Serve { server, programme } => {
-            let programme = load_programme(&programme)?;
+        Command::Serve {
+            server,
+            programme,
+            shift_to_today,
+        } => {
+            let mut programme = load_programme(&programme)?;
+            if shift_to_today {
+                programme = demo::shifted_programme(&programme, jst_date(SystemClock.now()));
+                tracing::warn!(usage_first_day = %programme.usage.first_day, "programme windows moved to today");
+            }
             let settings = settings(&server)?;
             let db = Db::connect(&server.database_url).await?;
             db.migrate().await?;
             serve(&server.listen, db, programme, settings).await
+        }
+        Command::Staff {
+            command:
+                StaffCommand::Add {
+                    database_url,
+                    login,
+                    password,
+                    role,
+                    display_name,
+                },
+        } => {
+            let db = Db::connect(&database_url).await?;
+            db.migrate().await?;
+            let role = match role {
+                StaffRole::Administrator => Role::Administrator,
+                StaffRole::Operator => Role::Operator,
+                StaffRole::Viewer => Role::Viewer,
+            };
+            let now = SystemClock.now();
+            auth::create_staff(&db, &login, &password, &display_name, role, HashCost::default(), now)
+                .await
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            say(&format!("staff account {login} created"));
+            Ok(())
         }
         Command::Migrate { database_url } => {
             let db = Db::connect(&database_url).await?;

@@ -8,6 +8,7 @@ use crate::ledger;
 use crate::programme::Programme;
 use crate::residents::{Kana, PostalCode, ResidentError};
 use chiiki_core::protocol::{CreateStore, Industry, StoreDetail, StoreStatus, StoreSummary};
+use chiiki_core::qr::StoreCodeSpec;
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 
@@ -220,6 +221,22 @@ pub async fn detail(db: &Db, id: i64) -> Result<StoreDetail, StoreError> {
     .await?
     .ok_or(StoreError::Unknown)?;
     to_detail(row)
+}
+
+/// What a store's printed QR code says: ours, this programme, this store, laid out the JPQR way.
+pub fn code_spec(store: &StoreDetail, programme: &Programme) -> StoreCodeSpec {
+    // Tag 64 holds at most 25 characters; the code only shows the name, the id is what counts.
+    let name_ja: String = store.name.chars().take(25).collect();
+    StoreCodeSpec {
+        programme_id: programme.id.clone(),
+        store_id: store.id,
+        industry: store.industry,
+        romanised_name: store.romanised_name.clone(),
+        romanised_city: programme.city.romanised.clone(),
+        postal_code: Some(store.postal_code.clone()),
+        name_ja: Some(name_ja),
+        city_ja: Some(programme.city.name.chars().take(15).collect()),
+    }
 }
 
 /// Stores the directory shows: approved ones, plus (when syncing with `since`) suspended ones

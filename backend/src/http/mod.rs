@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::SESSIONS, post(public::login))
         .route(paths::STORES, get(public::directory))
         .route("/api/v1/stores/{id}", get(public::store))
+        .route("/api/v1/stores/{id}/code", get(public::store_code))
         .route(paths::ME, get(me::me))
         .route(paths::ME_BALANCE, get(me::balance))
         .route(paths::ME_TRANSACTIONS, get(me::transactions))

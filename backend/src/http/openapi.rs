@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
         super::public::login,
         super::public::directory,
         super::public::store,
+        super::public::store_code,
         super::me::me,
         super::me::balance,
         super::me::transactions,

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chiiki_core::protocol::{
     CreateSession, ErrorBody, Health, ProgrammeInfo, RegisterResident, ResidentRegistered,
-    SessionCreated, StoreDetail, StoreDirectory, StoreDirectoryQuery, StoreStatus,
+    SessionCreated, StoreCode, StoreDetail, StoreDirectory, StoreDirectoryQuery, StoreStatus,
 };
 use chiiki_core::time::jst_date;
 
@@ -92,6 +92,24 @@ pub async fn directory(
     let as_of = state.clock.now();
     let stores = stores::directory(&state.db, query.since).await?;
     Ok(Json(StoreDirectory { stores, as_of }))
+}
+
+#[utoipa::path(get, path = "/api/v1/stores/{id}/code", params(("id" = i64, Path)),
+    responses((status = 200, body = StoreCode), (status = 404, body = ErrorBody)))]
+pub async fn store_code(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<StoreCode>, ApiError> {
+    let store = stores::detail(&state.db, id).await?;
+    if store.status != StoreStatus::Approved {
+        return Err(stores::StoreError::Unknown.into());
+    }
+    let payload = chiiki_core::qr::encode_store_code(&stores::code_spec(&store, &state.programme))
+        .map_err(ApiError::internal)?;
+    Ok(Json(StoreCode {
+        store_id: id,
+        payload,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/stores/{id}", params(("id" = i64, Path)),

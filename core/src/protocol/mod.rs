@@ -39,6 +39,10 @@ pub mod paths {
         format!("{STORES}/{id}")
     }
 
+    pub fn store_code(id: i64) -> String {
+        format!("{STORES}/{id}/code")
+    }
+
     pub fn refunds(payment_id: i64) -> String {
         format!("{PAYMENTS}/{payment_id}/refunds")
     }
@@ -345,6 +349,14 @@ pub struct StoreDetail {
     pub postal_code: String,
     pub status: StoreStatus,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A store's static QR code (EMV merchant-presented, point of initiation 11).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct StoreCode {
+    pub store_id: i64,
+    pub payload: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
