@@ -154,6 +154,24 @@ fn validate_login(login: &str) -> Result<(), AuthError> {
     }
 }
 
+/// Checks a new login and password and hashes the password.
+async fn new_login(login: &str, password: &str, cost: HashCost) -> Result<String, AuthError> {
+    validate_login(login)?;
+    crate::residents::parse_password(password).map_err(|_| AuthError::Invalid {
+        field: "password",
+        message: "パスワードは8文字以上にしてください。",
+    })?;
+    hash(password.to_string(), cost).await
+}
+
+fn login_taken(e: sqlx::Error) -> AuthError {
+    if is_unique_violation(&e) {
+        AuthError::LoginTaken
+    } else {
+        e.into()
+    }
+}
+
 /// Creates a city staff account.
 pub async fn create_staff(
     db: &Db,
@@ -170,8 +188,7 @@ pub async fn create_staff(
         Role::Viewer => "viewer",
         _ => return Err(AuthError::Forbidden),
     };
-    validate_login(login)?;
-    let password_hash = hash(password.to_string(), cost).await?;
+    let password_hash = new_login(login, password, cost).await?;
     let mut tx = db.begin().await?;
     let id = sqlx::query_scalar::<_, i64>(
         "INSERT INTO staff (display_name, role, created_at) VALUES ($1, $2, $3) RETURNING id",
@@ -190,13 +207,7 @@ pub async fn create_staff(
         now,
     )
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            AuthError::LoginTaken
-        } else {
-            e.into()
-        }
-    })?;
+    .map_err(login_taken)?;
     tx.commit().await?;
     Ok(id)
 }
@@ -210,12 +221,7 @@ pub async fn create_store_staff(
     cost: HashCost,
     now: DateTime<Utc>,
 ) -> Result<i64, AuthError> {
-    validate_login(login)?;
-    crate::residents::parse_password(password).map_err(|_| AuthError::Invalid {
-        field: "password",
-        message: "パスワードは8文字以上にしてください。",
-    })?;
-    let password_hash = hash(password.to_string(), cost).await?;
+    let password_hash = new_login(login, password, cost).await?;
     let mut tx = db.begin().await?;
     let id = sqlx::query_scalar::<_, i64>(
         "INSERT INTO store_staff (store_id, created_at) VALUES ($1, $2) RETURNING id",
@@ -233,13 +239,7 @@ pub async fn create_store_staff(
         now,
     )
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            AuthError::LoginTaken
-        } else {
-            e.into()
-        }
-    })?;
+    .map_err(login_taken)?;
     tx.commit().await?;
     Ok(id)
 }
