@@ -1,12 +1,12 @@
 //! `chiiki`: the ledger server's command line.
 
 use chiiki_backend::auth::{self, PinPolicy};
-use chiiki_core::protocol::Role;
 use chiiki_backend::clock::{Clock, SystemClock};
 use chiiki_backend::crypto::HashCost;
 use chiiki_backend::db::Db;
 use chiiki_backend::programme::{DEFAULT_PROGRAMME_FILE, Programme};
 use chiiki_backend::{AppState, Settings, demo};
+use chiiki_core::protocol::Role;
 use chiiki_core::time::{format_date, jst_date};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
@@ -196,9 +196,17 @@ async fn run(command: Command) -> Result<(), CliError> {
                 StaffRole::Viewer => Role::Viewer,
             };
             let now = SystemClock.now();
-            auth::create_staff(&db, &login, &password, &display_name, role, HashCost::default(), now)
-                .await
-                .map_err(|e| CliError::Usage(e.to_string()))?;
+            auth::create_staff(
+                &db,
+                &login,
+                &password,
+                &display_name,
+                role,
+                HashCost::default(),
+                now,
+            )
+            .await
+            .map_err(|e| CliError::Usage(e.to_string()))?;
             say(&format!("staff account {login} created"));
             Ok(())
         }

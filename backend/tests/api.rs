@@ -869,33 +869,59 @@ async fn a_scanned_store_code_names_the_store_to_pay() {
     let store = app.approved_store(&admin, "みどり商店").await;
     let (resident_id, token) = app.resident("09031313131").await;
     app.charge(&admin, resident_id, 3000).await;
-    let code: StoreCode = app.get(&paths::store_code(store.id), None).await.json().await.unwrap();
+    let code: StoreCode = app
+        .get(&paths::store_code(store.id), None)
+        .await
+        .json()
+        .await
+        .unwrap();
     let decoded = chiiki_core::qr::decode_merchant_code(&code.payload, "midori-2024").unwrap();
     assert_eq!(decoded.store_id, store.id);
     assert_eq!(decoded.name_ja.as_deref(), Some("みどり商店"));
 
     let pay = |key: &str, payload: String, amount: i64| {
-        let body = PaymentRequest { store_id: None, store_code: Some(payload), amount: Yen(amount), pin: "1234".into(), use_points: None };
+        let body = PaymentRequest {
+            store_id: None,
+            store_code: Some(payload),
+            amount: Yen(amount),
+            pin: "1234".into(),
+            use_points: None,
+        };
         let key = key.to_string();
         let app = &app;
         let token = token.clone();
-        async move { app.post(paths::PAYMENTS, Some(&token), Some(&key), &body).await }
+        async move {
+            app.post(paths::PAYMENTS, Some(&token), Some(&key), &body)
+                .await
+        }
     };
     let res = pay("by-code", code.payload.clone(), 1200).await;
     assert_eq!(res.status(), 201);
     let receipt: PaymentReceipt = res.json().await.unwrap();
-    assert_eq!((receipt.store_id, receipt.balance_after), (store.id, Yen(1800)));
+    assert_eq!(
+        (receipt.store_id, receipt.balance_after),
+        (store.id, Yen(1800))
+    );
 
     // An amount code fixes the amount.
     let spec = chiiki_backend::stores::code_spec(&store, &app.programme);
-    let amount_code = chiiki_core::qr::encode_amount_code(&spec, Yen(500), Some("B-1"), None).unwrap();
+    let amount_code =
+        chiiki_core::qr::encode_amount_code(&spec, Yen(500), Some("B-1"), None).unwrap();
     let res = pay("wrong-amount", amount_code.clone(), 600).await;
     assert_eq!(error_code(res).await, (422, ErrorCode::InvalidField));
     assert_eq!(pay("right-amount", amount_code, 500).await.status(), 201);
 
     // A code of another programme, and a damaged one, are refused.
-    let other = chiiki_core::qr::StoreCodeSpec { programme_id: "kiryu-2024".into(), ..spec };
-    let res = pay("other", chiiki_core::qr::encode_store_code(&other).unwrap(), 100).await;
+    let other = chiiki_core::qr::StoreCodeSpec {
+        programme_id: "kiryu-2024".into(),
+        ..spec
+    };
+    let res = pay(
+        "other",
+        chiiki_core::qr::encode_store_code(&other).unwrap(),
+        100,
+    )
+    .await;
     assert_eq!(error_code(res).await, (422, ErrorCode::InvalidStoreCode));
     let mut damaged = code.payload.clone();
     damaged.replace_range(20..21, "9");
@@ -903,9 +929,19 @@ async fn a_scanned_store_code_names_the_store_to_pay() {
     assert_eq!(error_code(res).await, (422, ErrorCode::InvalidStoreCode));
     app.check_ledger().await;
 
-    let res = app.post(paths::ADMIN_STORES, Some(&admin), None, &store_request("審査中")).await;
+    let res = app
+        .post(
+            paths::ADMIN_STORES,
+            Some(&admin),
+            None,
+            &store_request("審査中"),
+        )
+        .await;
     let pending: StoreDetail = res.json().await.unwrap();
-    assert_eq!(error_code(app.get(&paths::store_code(pending.id), None).await).await, (404, ErrorCode::UnknownStore));
+    assert_eq!(
+        error_code(app.get(&paths::store_code(pending.id), None).await).await,
+        (404, ErrorCode::UnknownStore)
+    );
 }
 
 /// Arbitrary JSON at every endpoint that takes a body: a typed 4xx, never a 500.
@@ -913,7 +949,11 @@ async fn a_scanned_store_code_names_the_store_to_pay() {
 fn no_request_body_makes_the_server_fail() {
     use proptest::prelude::*;
     use proptest::test_runner::{Config, TestRunner};
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let (app, token, admin) = rt.block_on(async {
         let app = spawn_app().await;
         let admin = app.staff("admin", Role::Administrator).await;
@@ -930,16 +970,32 @@ fn no_request_body_makes_the_server_fail() {
         Just(json!(1)),
     ];
     let fields = prop_oneof![
-        Just("store_id"), Just("store_code"), Just("amount"), Just("pin"), Just("use_points"),
-        Just("resident_id"), Just("method"), Just("receipt_number"), Just("reason"), Just("login"),
-        Just("password"), Just("device_name"), Just("public_key"), Just("name"), Just("kana"),
-        Just("birth_date"), Just("phone"), Just("industry"), Just("x"),
+        Just("store_id"),
+        Just("store_code"),
+        Just("amount"),
+        Just("pin"),
+        Just("use_points"),
+        Just("resident_id"),
+        Just("method"),
+        Just("receipt_number"),
+        Just("reason"),
+        Just("login"),
+        Just("password"),
+        Just("device_name"),
+        Just("public_key"),
+        Just("name"),
+        Just("kana"),
+        Just("birth_date"),
+        Just("phone"),
+        Just("industry"),
+        Just("x"),
     ];
     let value = leaf.prop_recursive(2, 12, 6, move |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
-            proptest::collection::btree_map(fields.clone(), inner, 0..7)
-                .prop_map(|m| serde_json::Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+            proptest::collection::btree_map(fields.clone(), inner, 0..7).prop_map(|m| {
+                serde_json::Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            }),
         ]
     });
     let endpoints = [
@@ -951,12 +1007,18 @@ fn no_request_body_makes_the_server_fail() {
         (paths::ADMIN_STORES.to_string(), Some(admin.clone())),
         (paths::store_staff(1), Some(admin.clone())),
     ];
-    let mut runner = TestRunner::new(Config { cases: 64, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases: 64,
+        ..Config::default()
+    });
     runner
         .run(&(value, 0..endpoints.len()), |(body, which)| {
             let (path, token) = &endpoints[which];
             let status = rt.block_on(async {
-                app.post(path, token.as_deref(), Some("fuzz"), &body).await.status().as_u16()
+                app.post(path, token.as_deref(), Some("fuzz"), &body)
+                    .await
+                    .status()
+                    .as_u16()
             });
             prop_assert!(status < 500, "{path} answered {status} to {body}");
             Ok(())
