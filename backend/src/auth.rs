@@ -269,11 +269,10 @@ pub async fn login(
         Some(b64) => Some(crypto::parse_device_public_key(b64).ok_or(AuthError::InvalidPublicKey)?),
         None => None,
     };
-    let login = input.login.trim();
     let row = sqlx::query_as::<_, (i64, String, String, i64)>(
         "SELECT id, password_hash, principal_kind, principal_id FROM credentials WHERE login = $1",
     )
-    .bind(login)
+    .bind(stored_login(db, input.login))
     .fetch_optional(db.reader())
     .await?;
     let Some((credential_id, stored, kind, principal_id)) = row else {
@@ -320,6 +319,16 @@ pub async fn login(
     })
 }
 
+/// How a typed login is stored: residents sign in with their phone number (typed any way:
+/// `090-1234-5678`, full-width digits), kept only as a blind index; other logins as typed.
+pub fn stored_login(db: &Db, typed: &str) -> String {
+    let typed = typed.trim();
+    match crate::residents::Phone::parse(typed) {
+        Ok(phone) => crate::residents::phone_login(db.vault(), &phone),
+        Err(_) => typed.to_string(),
+    }
+}
+
 /// A hash of nothing in particular, verified against when a login does not exist.
 static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     crypto::hash_secret("no such login", HashCost::default()).unwrap_or_default()
@@ -349,6 +358,16 @@ pub async fn authenticate(
     describe(db, credential_id, kind, principal_id, device_id).await
 }
 
+/// Ends a session (signing out): its token no longer authenticates.
+pub async fn revoke_session(db: &Db, token: &str, now: DateTime<Utc>) -> Result<(), AuthError> {
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
+        .bind(to_millis(now))
+        .bind(crypto::token_hash(token))
+        .execute(db.writer())
+        .await?;
+    Ok(())
+}
+
 async fn describe(
     db: &Db,
     credential_id: i64,
@@ -358,11 +377,12 @@ async fn describe(
 ) -> Result<Principal, AuthError> {
     let (role, display_name, store_id) = match kind {
         PrincipalKind::Resident => {
-            let name = sqlx::query_scalar::<_, String>("SELECT name FROM residents WHERE id = $1")
-                .bind(id)
-                .fetch_optional(db.reader())
-                .await?
-                .ok_or(AuthError::Unauthorized)?;
+            let name = crate::residents::display_name(db, id)
+                .await
+                .map_err(|e| match e {
+                    crate::residents::ResidentError::Db(e) => AuthError::Db(e),
+                    _ => AuthError::Unauthorized,
+                })?;
             (Role::Resident, name, None)
         }
         PrincipalKind::StoreStaff => {
@@ -438,7 +458,12 @@ pub async fn check_pin(
     if let Some(until) = locked_until.map(from_millis).filter(|until| *until > now) {
         return Err(AuthError::PinLocked { until });
     }
-    if verify(pin.to_string(), stored).await? {
+    let pepper = db.vault().pin_pepper();
+    let pin = pin.to_string();
+    let matches = tokio::task::spawn_blocking(move || crypto::verify_pin(&pin, &pepper, &stored))
+        .await
+        .map_err(|e| AuthError::Crypto(CryptoError::Hash(e.to_string())))?;
+    if matches {
         sqlx::query(
             "UPDATE residents SET pin_failures = 0, pin_locked_until = NULL
              WHERE id = $1 AND (pin_failures <> 0 OR pin_locked_until IS NOT NULL)",

@@ -44,6 +44,16 @@ impl HashCost {
         }
     }
 
+    /// PINs are checked at every payment, so they get a lighter cost than passwords; they are
+    /// peppered with a key from configuration, which is what protects them offline (a 4-6
+    /// digit PIN cannot be protected by cost alone).
+    pub fn for_pins(self) -> HashCost {
+        HashCost {
+            memory_kib: self.memory_kib.min(4 * 1024),
+            iterations: 1,
+        }
+    }
+
     fn argon2(self) -> Result<Argon2<'static>, CryptoError> {
         let params = Params::new(self.memory_kib, self.iterations, 1, None)
             .map_err(|e| CryptoError::Params(e.to_string()))?;
@@ -57,6 +67,34 @@ pub fn hash_secret(secret: &str, cost: HashCost) -> Result<String, CryptoError> 
         .hash_password(secret.as_bytes())
         .map_err(|e| CryptoError::Hash(e.to_string()))?;
     Ok(hash.to_string())
+}
+
+/// Argon2id of a PIN with `pepper` as argon2's secret input.
+pub fn hash_pin(pin: &str, pepper: &[u8], cost: HashCost) -> Result<String, CryptoError> {
+    let params = Params::new(cost.memory_kib, cost.iterations, 1, None)
+        .map_err(|e| CryptoError::Params(e.to_string()))?;
+    let argon = Argon2::new_with_secret(pepper, Algorithm::Argon2id, Version::V0x13, params)
+        .map_err(|e| CryptoError::Params(e.to_string()))?;
+    let hash = argon
+        .hash_password(pin.as_bytes())
+        .map_err(|e| CryptoError::Hash(e.to_string()))?;
+    Ok(hash.to_string())
+}
+
+/// True when `pin` matches a hash made by [`hash_pin`] with the same pepper.
+pub fn verify_pin(pin: &str, pepper: &[u8], stored: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    match Argon2::new_with_secret(
+        pepper,
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::default(),
+    ) {
+        Ok(argon) => argon.verify_password(pin.as_bytes(), &parsed).is_ok(),
+        Err(_) => false,
+    }
 }
 
 /// True when `secret` matches. A stored hash that cannot be parsed never matches.
@@ -106,6 +144,28 @@ mod tests {
         assert!(verify_secret("1234", &hash));
         assert!(!verify_secret("1235", &hash));
         assert!(!verify_secret("1234", "not a hash"));
+    }
+
+    #[test]
+    fn pins_verify_only_with_the_same_pepper() {
+        let cost = HashCost::default().for_pins();
+        let hash = hash_pin("1234", b"pepper-one-is-32-bytes-long-ok!!", cost).unwrap();
+        assert!(verify_pin(
+            "1234",
+            b"pepper-one-is-32-bytes-long-ok!!",
+            &hash
+        ));
+        assert!(!verify_pin(
+            "1235",
+            b"pepper-one-is-32-bytes-long-ok!!",
+            &hash
+        ));
+        assert!(!verify_pin(
+            "1234",
+            b"another-pepper-of-32-bytes-long!",
+            &hash
+        ));
+        assert!(!verify_secret("1234", &hash), "useless without the pepper");
     }
 
     #[test]

@@ -7,9 +7,11 @@
 //! SQLITE_BUSY storms); reads use a separate pool and see WAL snapshots. PostgreSQL uses one
 //! pool for both.
 
+use crate::vault::{Vault, VaultError};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub type Tx = Transaction<'static, sqlx::Any>;
@@ -30,6 +32,13 @@ pub enum DbError {
     Sqlx(#[from] sqlx::Error),
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(
+        "the key file does not match this database (its data was sealed with other keys); \
+         start with the key file the data was written with"
+    )]
+    WrongKeys,
 }
 
 #[derive(Clone, Debug)]
@@ -37,6 +46,8 @@ pub struct Db {
     pub engine: Engine,
     write: AnyPool,
     read: AnyPool,
+    /// Seals personal data on its way in and opens it on its way out.
+    vault: Arc<Vault>,
 }
 
 impl Db {
@@ -61,18 +72,20 @@ impl Db {
                     engine,
                     write,
                     read,
+                    vault: Arc::new(Vault::ephemeral()?),
                 })
             }
             Engine::Postgres => {
                 let pool = AnyPoolOptions::new()
                     .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_timeout(Duration::from_secs(30))
                     .connect(url)
                     .await?;
                 Ok(Db {
                     engine,
                     write: pool.clone(),
                     read: pool,
+                    vault: Arc::new(Vault::ephemeral()?),
                 })
             }
         }
@@ -92,6 +105,50 @@ impl Db {
             }
         }
         Ok(())
+    }
+
+    /// The same database, sealing personal data with `vault` (from the key file).
+    pub fn with_vault(mut self, vault: Arc<Vault>) -> Db {
+        self.vault = vault;
+        self
+    }
+
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
+    /// Makes sure the configured keys are the ones this database's personal data was sealed
+    /// with: the first start records a check value, later starts must open it.
+    pub async fn check_vault(&self) -> Result<(), DbError> {
+        const CHECK: &str = "chiiki vault check";
+        let index = self.vault.blind_index("check", CHECK);
+        let row = sqlx::query_as::<_, (String, String)>(
+            "SELECT sealed, index_check FROM vault_check WHERE id = 1",
+        )
+        .fetch_optional(&self.write)
+        .await?;
+        match row {
+            None => {
+                let sealed = self.vault.seal("vault_check.sealed", CHECK)?;
+                sqlx::query(
+                    "INSERT INTO vault_check (id, sealed, index_check) VALUES (1, $1, $2)
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(sealed)
+                .bind(index)
+                .execute(&self.write)
+                .await?;
+                Ok(())
+            }
+            Some((sealed, stored_index)) => {
+                let opens = self.vault.open("vault_check.sealed", &sealed).ok();
+                if opens.as_deref() == Some(CHECK) && stored_index == index {
+                    Ok(())
+                } else {
+                    Err(DbError::WrongKeys)
+                }
+            }
+        }
     }
 
     /// The pool for statements that write (or must see the latest committed state).
@@ -134,7 +191,8 @@ fn sqlite_pool(max: u32) -> AnyPoolOptions {
         })
 }
 
-fn sqlite_path(url: &str) -> &str {
+/// The file a `sqlite:` URL names.
+pub fn sqlite_path(url: &str) -> &str {
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
     rest.split('?').next().unwrap_or(rest)
 }

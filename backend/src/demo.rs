@@ -8,10 +8,13 @@ use crate::db::Db;
 use crate::ledger::{self, ChargeInput, PaymentInput};
 use crate::programme::Programme;
 use crate::residents::{self, NewResident};
+use crate::sale::applications::{self, SetCount};
+use crate::sale::lottery::{self, Seed};
+use crate::sale::purchase::{self, Payment, PaymentReference};
 use crate::stores::{self, NewStore};
 use chiiki_core::Yen;
 use chiiki_core::protocol::{
-    ChargeMethod, CreateStore, Industry, RegisterResident, Role, StoreStatus,
+    ChargeMethod, CreateStore, Industry, RegisterResident, Role, SalePaymentMethod, StoreStatus,
 };
 use chiiki_core::time::jst_date;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -23,6 +26,8 @@ pub const RESIDENT_PASSWORD: &str = "chiiki-demo-resident";
 pub const RESIDENT_PIN: &str = "1234";
 pub const STORE_LOGIN: &str = "S0001";
 pub const STORE_PASSWORD: &str = "chiiki-demo-store";
+/// The demo lottery's seed, published so that anyone can verify the demo draw.
+pub const DEMO_SEED: &str = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -389,6 +394,18 @@ pub async fn seed_demo(
         stores::transition(db, store.id, StoreStatus::Approved, now)
             .await
             .map_err(seed)?;
+        // Payouts go to a made-up account at the city's bank, in the store's kana name.
+        let account = crate::zengin::BankAccount::parse(
+            "0128",
+            "141",
+            crate::zengin::DepositKind::Ordinary,
+            &format!("{:07}", 1001 + i),
+            kana,
+        )
+        .map_err(seed)?;
+        stores::set_bank_account(db, store.id, &account, now)
+            .await
+            .map_err(seed)?;
         let login = format!("S{:04}", i + 1);
         let password = if i == 0 {
             STORE_PASSWORD.to_string()
@@ -401,9 +418,11 @@ pub async fn seed_demo(
         store_ids.push(store.id);
     }
     let today = jst_date(now);
-    for (n, (phone, name, kana, district, postal, year, sets, charged)) in
-        RESIDENTS.iter().enumerate()
-    {
+    // Residents apply during the (moved) application window; the lottery is committed and
+    // drawn with a published demo seed; winners pay at a counter 20 days ago.
+    let applied_at = programme.application.start() + Duration::days(1);
+    let mut ids = Vec::with_capacity(RESIDENTS.len());
+    for (n, (phone, name, kana, district, postal, year, sets, _)) in RESIDENTS.iter().enumerate() {
         let req = RegisterResident {
             name: (*name).into(),
             kana: (*kana).into(),
@@ -421,14 +440,45 @@ pub async fn seed_demo(
             pin: RESIDENT_PIN.into(),
         };
         let new = NewResident::parse(&req, programme, today).map_err(seed)?;
-        let id = residents::register(db, new, cost, now)
+        let id = residents::register(db, new, cost, applied_at.min(now))
             .await
             .map_err(seed)?;
-        let mut tx = db.begin().await.map_err(seed)?;
-        let earlier = now - Duration::days(20);
         if *sets > 0 {
-            let detail = serde_json::json!({ "demo": true });
-            ledger::issue_sets(&mut tx, programme, id, *sets, "staff:1", detail, earlier)
+            let sets = SetCount::parse(*sets, programme).map_err(seed)?;
+            applications::apply(db, programme, id, sets, applied_at)
+                .await
+                .map_err(seed)?;
+        }
+        ids.push(id);
+    }
+    let drawn_at = programme.application.end() + Duration::hours(10);
+    let demo_seed = Seed::parse(DEMO_SEED).map_err(seed)?;
+    lottery::commit(db, programme, &demo_seed.commitment(), "staff:1", drawn_at)
+        .await
+        .map_err(seed)?;
+    lottery::draw(db, programme, &demo_seed, "staff:1", drawn_at)
+        .await
+        .map_err(seed)?;
+    for (n, (id, (_, _, _, _, _, _, _, charged))) in ids.iter().zip(RESIDENTS.iter()).enumerate() {
+        let id = *id;
+        let earlier = now - Duration::days(20);
+        let order = sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM sale_orders WHERE programme = $1 AND resident_id = $2",
+        )
+        .bind(&programme.id)
+        .bind(id)
+        .fetch_optional(db.reader())
+        .await
+        .map_err(seed)?;
+        let mut tx = db.begin().await.map_err(seed)?;
+        if let Some(order_id) = order {
+            let payment = Payment {
+                method: SalePaymentMethod::Counter,
+                reference: PaymentReference::parse(&format!("DEMO-S-{:04}", n + 1), "receipt")
+                    .map_err(seed)?,
+                notified_amount: None,
+            };
+            purchase::pay_order(&mut tx, programme, order_id, &payment, "staff:1", earlier)
                 .await
                 .map_err(seed)?;
         }
@@ -445,7 +495,7 @@ pub async fn seed_demo(
                 .map_err(seed)?;
         }
         // A little history: a few payments at stores in the resident's own district.
-        if *sets > 0 || *charged > 0 {
+        if order.is_some() || *charged > 0 {
             for (k, amount) in [1200, 860, 2400].into_iter().enumerate() {
                 let store_id = store_ids[(n * 3 + k) % store_ids.len()];
                 let input = PaymentInput {

@@ -10,6 +10,12 @@
 //! 4. A refund is linked to its payment, never exceeds what is left of it, and returns value to
 //!    the purses it came from (the latest drawn first).
 //! 5. Transfers are never updated or deleted (the database refuses it too).
+//! 6. Expiry moves only what is left in premium purses whose expiry has passed, and only to
+//!    the issue's expired account.
+//! 7. A payout moves money from a store's account to the settled account; a bank return
+//!    reverses one payout, once, back to the same store. A store's account may be negative for
+//!    a while (a refund after a cutoff whose cycle was already paid out); the next cycle's
+//!    smaller payout evens it.
 //!
 //! Payments from one resident serialise on that resident's row (so they can never overdraw);
 //! payments to one store touch no store row at all: store balances are derived from transfers.
@@ -525,6 +531,89 @@ pub async fn award_points(
     Ok(op)
 }
 
+/// What one call of [`expire_issue`] moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExpiredBatch {
+    /// Purses (one per resident and issue) that had something left.
+    pub purses: i64,
+    pub amount: Yen,
+}
+
+/// Moves what is left in up to `batch` premium purses of `issue` whose expiry has passed to
+/// the issue's expired account: one `expiry` operation per purse, so the resident's history
+/// shows it. Idempotent: an emptied purse is not selected again (a refund into it after
+/// expiry is moved by the next run). Callers repeat it until it moves fewer than `batch`.
+pub async fn expire_issue(
+    tx: &mut Tx,
+    issue: &str,
+    actor: &str,
+    batch: i64,
+    now: DateTime<Utc>,
+) -> LedgerResult<ExpiredBatch> {
+    let purses = sqlx::query_as::<_, (i64, i64)>(
+        "SELECT id, owner_id FROM accounts
+         WHERE kind = 'resident_premium' AND issue = $1 AND expires_at <= $2 AND balance > 0
+         ORDER BY id LIMIT $3",
+    )
+    .bind(issue)
+    .bind(to_millis(now))
+    .bind(batch)
+    .fetch_all(&mut **tx)
+    .await?;
+    if purses.is_empty() {
+        return Ok(ExpiredBatch::default());
+    }
+    let expired = account(tx, AccountKind::Expired, 0, issue, None, now).await?;
+    let mut done = ExpiredBatch::default();
+    for (purse_id, resident_id) in purses {
+        lock_resident(tx, resident_id).await?;
+        // Read under the resident's lock: a refund landing meanwhile is moved too.
+        let balance = sqlx::query_scalar::<_, i64>("SELECT balance FROM accounts WHERE id = $1")
+            .bind(purse_id)
+            .fetch_one(&mut **tx)
+            .await?;
+        let amount = Yen(balance);
+        if !amount.is_positive() {
+            continue;
+        }
+        let op = insert_operation(
+            tx,
+            NewOperation {
+                kind: "expiry",
+                resident_id: Some(resident_id),
+                store_id: None,
+                amount,
+                parent_id: None,
+                actor,
+                detail: serde_json::json!({ "issue": issue }),
+                now,
+            },
+        )
+        .await?;
+        let purse = Account {
+            id: purse_id,
+            kind: AccountKind::ResidentPremium,
+        };
+        transfer(tx, op, purse, expired, amount, None, now).await?;
+        done.purses += 1;
+        done.amount = Yen(done.amount.get() + amount.get());
+    }
+    Ok(done)
+}
+
+/// Everything that has lapsed for `issue` so far: the balance of its expired account.
+pub async fn expired_total(pool: &AnyPool, issue: &str) -> LedgerResult<Yen> {
+    let total = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
+        "SELECT {} FROM transfers t JOIN accounts a ON a.id = t.credit_account
+         WHERE a.kind = 'expired' AND a.issue = $1",
+        sum("t.amount")
+    )))
+    .bind(issue)
+    .fetch_one(pool)
+    .await?;
+    Ok(Yen(total))
+}
+
 /// Takes the resident's row lock for the rest of the transaction.
 async fn lock_resident(tx: &mut Tx, resident_id: i64) -> LedgerResult<()> {
     let locked = sqlx::query("UPDATE residents SET payment_seq = payment_seq + 1 WHERE id = $1")
@@ -549,10 +638,29 @@ pub struct PaymentInput<'a> {
     pub programme: &'a Programme,
 }
 
+/// How a payment was made; recorded in its operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentChannel<'a> {
+    /// The resident paid in the app (PIN checked by the caller).
+    ResidentApp,
+    /// Store staff (`actor`) scanned the resident code that `device_id` showed.
+    ResidentCode { device_id: i64, actor: &'a str },
+}
+
 /// A resident pays a store: one transaction, one leg per purse drawn on.
 pub async fn pay(
     tx: &mut Tx,
     input: PaymentInput<'_>,
+    now: DateTime<Utc>,
+) -> LedgerResult<PaymentReceipt> {
+    pay_via(tx, input, PaymentChannel::ResidentApp, now).await
+}
+
+/// [`pay`], made through `channel`.
+pub async fn pay_via(
+    tx: &mut Tx,
+    input: PaymentInput<'_>,
+    channel: PaymentChannel<'_>,
     now: DateTime<Utc>,
 ) -> LedgerResult<PaymentReceipt> {
     if !input.amount.is_positive() {
@@ -572,7 +680,20 @@ pub async fn pay(
     let purses = resident_purses(&mut **tx, input.resident_id).await?;
     let plan = plan_payment(&purses, input.amount, input.use_points, now)?;
     let store = account(tx, AccountKind::Store, input.store_id, "", None, now).await?;
-    let actor = format!("resident:{}", input.resident_id);
+    let (actor, detail) = match channel {
+        PaymentChannel::ResidentApp => (
+            format!("resident:{}", input.resident_id),
+            serde_json::json!({ "use_points": input.use_points }),
+        ),
+        PaymentChannel::ResidentCode { device_id, actor } => (
+            actor.to_string(),
+            serde_json::json!({
+                "use_points": input.use_points,
+                "channel": "resident_code",
+                "device_id": device_id,
+            }),
+        ),
+    };
     let op = insert_operation(
         tx,
         NewOperation {
@@ -582,7 +703,7 @@ pub async fn pay(
             amount: input.amount,
             parent_id: None,
             actor: &actor,
-            detail: serde_json::json!({ "use_points": input.use_points }),
+            detail,
             now,
         },
     )
@@ -737,6 +858,80 @@ pub async fn refund(
         refunded_total: Yen(refunded_total),
         created_at: now,
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settlement
+
+/// Pays a store what a settlement cycle owes it: store account → settled account. `detail`
+/// names the cycle.
+pub async fn payout(
+    tx: &mut Tx,
+    store_id: i64,
+    amount: Yen,
+    actor: &str,
+    detail: serde_json::Value,
+    now: DateTime<Utc>,
+) -> LedgerResult<i64> {
+    if !amount.is_positive() {
+        return Err(LedgerError::AmountNotPositive);
+    }
+    let store = account(tx, AccountKind::Store, store_id, "", None, now).await?;
+    let settled = account(tx, AccountKind::Settled, 0, "", None, now).await?;
+    let op = insert_operation(
+        tx,
+        NewOperation {
+            kind: "payout",
+            resident_id: None,
+            store_id: Some(store_id),
+            amount,
+            parent_id: None,
+            actor,
+            detail,
+            now,
+        },
+    )
+    .await?;
+    transfer(tx, op, store, settled, amount, None, now).await?;
+    Ok(op)
+}
+
+/// The bank returned a payout (closed account, wrong name, …): the whole payout goes back to
+/// the store's account, linked to it, so the next cycle pays it again.
+pub async fn bank_return(
+    tx: &mut Tx,
+    payout_id: i64,
+    reason: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> LedgerResult<i64> {
+    let (transfer_id, store_id, amount) = sqlx::query_as::<_, (i64, i64, i64)>(
+        "SELECT t.id, o.store_id, t.amount FROM operations o
+         JOIN transfers t ON t.operation_id = o.id
+         WHERE o.id = $1 AND o.kind = 'payout'",
+    )
+    .bind(payout_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| LedgerError::Inconsistent(format!("payout {payout_id} not found")))?;
+    let store = account(tx, AccountKind::Store, store_id, "", None, now).await?;
+    let settled = account(tx, AccountKind::Settled, 0, "", None, now).await?;
+    let op = insert_operation(
+        tx,
+        NewOperation {
+            kind: "bank_return",
+            resident_id: None,
+            store_id: Some(store_id),
+            amount: Yen(amount),
+            parent_id: Some(payout_id),
+            actor,
+            detail: serde_json::json!({ "reason": reason }),
+            now,
+        },
+    )
+    .await?;
+    transfer(tx, op, settled, store, Yen(amount), Some(transfer_id), now).await?;
+    Ok(op)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -958,7 +1153,9 @@ pub async fn check_invariants(pool: &AnyPool) -> LedgerResult<Vec<String>> {
     }
     let unbalanced = sqlx::query_as::<_, (i64, i64, i64)>(AssertSqlSafe(format!(
         "SELECT o.id, o.amount, (SELECT {} FROM transfers t WHERE t.operation_id = o.id)
-         FROM operations o WHERE o.kind IN ('payment', 'refund', 'charge', 'purchase', 'points')",
+         FROM operations o
+         WHERE o.kind IN ('payment', 'refund', 'charge', 'purchase', 'points', 'expiry',
+                          'payout', 'bank_return')",
         sum("t.amount")
     )))
     .fetch_all(pool)
@@ -981,6 +1178,70 @@ pub async fn check_invariants(pool: &AnyPool) -> LedgerResult<Vec<String>> {
         if back > amount {
             problems.push(format!("transfer {id} of {amount} was reversed by {back}"));
         }
+    }
+    let bad_expiries = sqlx::query_scalar::<_, i64>(
+        "SELECT t.id FROM transfers t
+         JOIN operations o ON o.id = t.operation_id
+         JOIN accounts d ON d.id = t.debit_account
+         JOIN accounts c ON c.id = t.credit_account
+         WHERE o.kind = 'expiry'
+           AND (d.kind <> 'resident_premium' OR c.kind <> 'expired' OR c.issue <> d.issue
+                OR d.expires_at IS NULL OR d.expires_at > t.created_at)",
+    )
+    .fetch_all(pool)
+    .await?;
+    for id in bad_expiries {
+        problems.push(format!(
+            "expiry transfer {id} is not from a lapsed premium purse to its issue's expired account"
+        ));
+    }
+    problems.extend(check_settlement(pool).await?);
+    Ok(problems)
+}
+
+/// Invariant 7: payouts go from the named store to the settled account; a bank return reverses
+/// one of that store's payouts, in full, once.
+async fn check_settlement(pool: &AnyPool) -> LedgerResult<Vec<String>> {
+    let mut problems = Vec::new();
+    let payouts = sqlx::query_scalar::<_, i64>(
+        "SELECT t.id FROM transfers t
+         JOIN operations o ON o.id = t.operation_id
+         JOIN accounts d ON d.id = t.debit_account
+         JOIN accounts c ON c.id = t.credit_account
+         WHERE o.kind = 'payout'
+           AND (d.kind <> 'store' OR d.owner_id <> o.store_id OR c.kind <> 'settled')",
+    )
+    .fetch_all(pool)
+    .await?;
+    for id in payouts {
+        problems.push(format!("payout transfer {id} is not store → settled"));
+    }
+    let returns = sqlx::query_scalar::<_, i64>(
+        "SELECT r.id FROM transfers r
+         JOIN operations o ON o.id = r.operation_id
+         LEFT JOIN transfers p ON p.id = r.reverses_id
+         LEFT JOIN operations po ON po.id = p.operation_id
+         JOIN accounts c ON c.id = r.credit_account
+         WHERE o.kind = 'bank_return'
+           AND (p.id IS NULL OR po.kind <> 'payout' OR po.id <> o.parent_id
+                OR po.store_id <> o.store_id OR c.kind <> 'store' OR c.owner_id <> o.store_id
+                OR p.amount <> r.amount)",
+    )
+    .fetch_all(pool)
+    .await?;
+    for id in returns {
+        problems.push(format!(
+            "bank return transfer {id} does not reverse a whole payout of its store"
+        ));
+    }
+    let twice = sqlx::query_scalar::<_, i64>(
+        "SELECT parent_id FROM operations WHERE kind = 'bank_return'
+         GROUP BY parent_id HAVING COUNT(*) > 1",
+    )
+    .fetch_all(pool)
+    .await?;
+    for id in twice {
+        problems.push(format!("payout {id} was returned more than once"));
     }
     Ok(problems)
 }

@@ -4,7 +4,10 @@ use chiiki_backend::auth::{self, PinPolicy};
 use chiiki_backend::clock::{Clock, SystemClock};
 use chiiki_backend::crypto::HashCost;
 use chiiki_backend::db::Db;
+use chiiki_backend::ops::backup;
 use chiiki_backend::programme::{DEFAULT_PROGRAMME_FILE, Programme};
+use chiiki_backend::residents;
+use chiiki_backend::vault::{Vault, write_private};
 use chiiki_backend::{AppState, Settings, demo};
 use chiiki_core::protocol::Role;
 use chiiki_core::time::{format_date, jst_date};
@@ -30,6 +33,9 @@ struct Cli {
         global = true
     )]
     log_format: LogFormat,
+    /// Also keep JSON logs in daily files in this directory (for `chiiki logs export`).
+    #[arg(long, env = "CHIIKI_LOG_DIR", global = true)]
+    log_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -54,6 +60,44 @@ enum Command {
         #[arg(long)]
         shift_to_today: bool,
     },
+    /// Take a verified online backup, keeping the newest generations.
+    Backup {
+        #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/chiiki.db")]
+        database_url: String,
+        #[arg(long, env = "CHIIKI_BACKUP_DIR", default_value = "backups")]
+        dir: PathBuf,
+        #[arg(long, env = "CHIIKI_BACKUP_KEEP", default_value_t = 7)]
+        keep: usize,
+    },
+    /// Bring a backup back (stop the server first when on SQLite).
+    Restore {
+        #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/chiiki.db")]
+        database_url: String,
+        /// The backup file (chiiki-….db or chiiki-….pgdump).
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// Data keys for personal data at rest.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Logs the city asks for.
+    Logs {
+        #[command(subcommand)]
+        command: LogsCommand,
+    },
+    /// The premium set sale: the lottery's commitment, draw and verification, and expiry.
+    Sale {
+        #[command(subcommand)]
+        command: SaleCommand,
+    },
+    /// Settlement with stores: close a period and write its Zengin transfer file and
+    /// statements.
+    Settle {
+        #[command(subcommand)]
+        command: SettleCommand,
+    },
     /// Manage city staff accounts.
     Staff {
         #[command(subcommand)]
@@ -71,7 +115,57 @@ enum Command {
         /// The demo's SQLite file; it is replaced on every start.
         #[arg(long, default_value = "data/demo.db")]
         file: PathBuf,
+        /// The secret a payment provider signs sale notifications with, in the demo.
+        #[arg(
+            long,
+            env = "CHIIKI_SALE_WEBHOOK_SECRET",
+            default_value = "chiiki-demo-webhook-secret"
+        )]
+        sale_webhook_secret: String,
     },
+}
+
+#[derive(Subcommand)]
+enum SaleCommand {
+    /// Publish the SHA-256 of the lottery seed (after the application window has closed).
+    /// Creates the seed file with 32 random bytes if it does not exist; keep it sealed.
+    Commit {
+        #[command(flatten)]
+        target: SaleTarget,
+        #[arg(long)]
+        seed_file: PathBuf,
+    },
+    /// Reveal the seed from the seed file and draw the lottery.
+    Draw {
+        #[command(flatten)]
+        target: SaleTarget,
+        #[arg(long)]
+        seed_file: PathBuf,
+    },
+    /// Recompute a published draw and check every result: from a file saved from
+    /// GET /api/v1/sale/draw (`--file`), or from the database (`--database-url`).
+    VerifyDraw {
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[arg(long, conflicts_with = "file")]
+        database_url: Option<String>,
+        #[arg(long, env = "CHIIKI_PROGRAMME", default_value = DEFAULT_PROGRAMME_FILE)]
+        programme: PathBuf,
+    },
+    /// After the usage window: move what is left in the issue's premium purses to the expired
+    /// account. Safe to run again.
+    Expire {
+        #[command(flatten)]
+        target: SaleTarget,
+    },
+}
+
+#[derive(clap::Args)]
+struct SaleTarget {
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/chiiki.db")]
+    database_url: String,
+    #[arg(long, env = "CHIIKI_PROGRAMME", default_value = DEFAULT_PROGRAMME_FILE)]
+    programme: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -90,6 +184,47 @@ enum StaffCommand {
         #[arg(long, default_value = "職員")]
         display_name: String,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new data key, make it the active one, and re-seal all personal data under it
+    /// while servers keep running (they pick up the changed key file within seconds).
+    Rotate {
+        #[arg(long, env = "CHIIKI_KEYS_FILE", default_value = "data/keys.toml")]
+        keys_file: PathBuf,
+        #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/chiiki.db")]
+        database_url: String,
+        /// How long to wait for running servers to pick up the new key before the last pass.
+        #[arg(long, default_value_t = 15)]
+        settle_seconds: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum LogsCommand {
+    /// Print the log lines of one kind between two JST dates (inclusive) as JSON lines.
+    Export {
+        /// Where `serve --log-dir` kept the logs.
+        #[arg(long = "from-dir", env = "CHIIKI_LOG_DIR")]
+        dir: PathBuf,
+        #[arg(long, value_enum)]
+        kind: ExportKind,
+        /// First day, e.g. 2024-11-01.
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last day, e.g. 2024-11-30.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportKind {
+    Access,
+    Operation,
+    Change,
+    Failure,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -113,6 +248,46 @@ struct ServerArgs {
     /// How long payments stay locked after too many wrong PINs.
     #[arg(long, env = "CHIIKI_PIN_LOCK_MINUTES", default_value_t = 30)]
     pin_lock_minutes: i64,
+    /// On SIGTERM, answer /readyz with 503 for this long before stopping, so a load balancer
+    /// can take the instance out first.
+    #[arg(long, env = "CHIIKI_DRAIN_SECONDS", default_value_t = 5)]
+    drain_seconds: u64,
+    /// Take a verified backup every day at this JST time (HH:MM) into --backup-dir.
+    #[arg(long, env = "CHIIKI_BACKUP_DAILY_AT")]
+    backup_daily_at: Option<chrono::NaiveTime>,
+    #[arg(long, env = "CHIIKI_BACKUP_DIR", default_value = "backups")]
+    backup_dir: PathBuf,
+    #[arg(long, env = "CHIIKI_BACKUP_KEEP", default_value_t = 7)]
+    backup_keep: usize,
+    /// The data key file (personal data is sealed with its keys). Created on first start if it
+    /// does not exist; keep it outside the database's backups.
+    #[arg(long, env = "CHIIKI_KEYS_FILE", default_value = "data/keys.toml")]
+    keys_file: PathBuf,
+    /// Take client addresses from X-Forwarded-For (only behind a trusted reverse proxy).
+    #[arg(long, env = "CHIIKI_TRUST_FORWARDED_FOR")]
+    trust_forwarded_for: bool,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, env = "CHIIKI_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key for --tls-cert.
+    #[arg(long, env = "CHIIKI_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Send HSTS even without --tls-cert (when a reverse proxy terminates TLS).
+    #[arg(long, env = "CHIIKI_HSTS")]
+    hsts: bool,
+    /// The payment provider's webhook secret (HMAC-SHA256); without it notifications are
+    /// refused.
+    #[arg(long, env = "CHIIKI_SALE_WEBHOOK_SECRET", hide_env_values = true)]
+    sale_webhook_secret: Option<String>,
+    /// Sale requests served at once; more wait in a short queue or get 503 + Retry-After.
+    #[arg(long, env = "CHIIKI_SALE_IN_FLIGHT", default_value_t = 8)]
+    sale_in_flight: usize,
+    /// Sale requests that may wait for a place.
+    #[arg(long, env = "CHIIKI_SALE_QUEUE", default_value_t = 256)]
+    sale_queue: usize,
+    /// Run expiry every day at 04:00 JST (it acts only after the usage window has ended).
+    #[arg(long, env = "CHIIKI_SALE_EXPIRE_DAILY")]
+    sale_expire_daily: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,22 +298,20 @@ enum CliError {
     Db(#[from] chiiki_backend::db::DbError),
     #[error(transparent)]
     Demo(#[from] demo::DemoError),
+    #[error(transparent)]
+    Sale(#[from] chiiki_backend::sale::SaleError),
+    #[error(transparent)]
+    Backup(#[from] backup::BackupError),
+    #[error(transparent)]
+    Vault(#[from] chiiki_backend::vault::VaultError),
+    #[error(transparent)]
+    Settlement(#[from] chiiki_backend::settlement::SettlementError),
+    #[error(transparent)]
+    Pdf(#[from] chiiki_backend::pdf::PdfError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Usage(String),
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
 }
 
 /// Words for the person at the terminal (not logs).
@@ -151,7 +324,10 @@ fn say(text: &str) {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let _log_guard = chiiki_backend::ops::logs::init(
+        matches!(cli.log_format, LogFormat::Json),
+        cli.log_dir.as_deref(),
+    );
     match run(cli.command).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -174,9 +350,34 @@ async fn run(command: Command) -> Result<(), CliError> {
                 tracing::warn!(usage_first_day = %programme.usage.first_day, "programme windows moved to today");
             }
             let settings = settings(&server)?;
-            let db = Db::connect(&server.database_url).await?;
+            let vault = open_or_create_keys(&server.keys_file)?;
+            let db = Db::connect(&server.database_url).await?.with_vault(vault);
             db.migrate().await?;
-            serve(&server.listen, db, programme, settings).await
+            db.check_vault().await?;
+            let drain = std::time::Duration::from_secs(server.drain_seconds);
+            if let Some(at) = server.backup_daily_at {
+                let schedule = backup::Schedule {
+                    at,
+                    dir: server.backup_dir.clone(),
+                    keep: server.backup_keep,
+                };
+                tokio::spawn(backup::run_daily(
+                    db.clone(),
+                    server.database_url.clone(),
+                    schedule,
+                ));
+            }
+            let tls = server.tls_cert.clone().zip(server.tls_key.clone());
+            let sale = sale_runtime(&server);
+            if server.sale_expire_daily {
+                tokio::spawn(chiiki_backend::sale::expiry::run_daily(
+                    db.clone(),
+                    Arc::new(programme.clone()),
+                    Arc::new(SystemClock),
+                    4,
+                ));
+            }
+            serve(&server.listen, db, programme, settings, drain, tls, sale).await
         }
         Command::Staff {
             command:
@@ -210,13 +411,91 @@ async fn run(command: Command) -> Result<(), CliError> {
             say(&format!("staff account {login} created"));
             Ok(())
         }
+        Command::Keys {
+            command:
+                KeysCommand::Rotate {
+                    keys_file,
+                    database_url,
+                    settle_seconds,
+                },
+        } => {
+            let old = Db::connect(&database_url)
+                .await?
+                .with_vault(Arc::new(Vault::from_file(&keys_file)?));
+            old.check_vault().await?;
+            old.close().await;
+            let id = Vault::rotate_file(&keys_file, SystemClock.now())?;
+            let db = Db::connect(&database_url)
+                .await?
+                .with_vault(Arc::new(Vault::from_file(&keys_file)?));
+            let mut resealed = residents::reseal_all(&db)
+                .await
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            // Servers sealed with the old key until they noticed the new file: one more pass.
+            tokio::time::sleep(std::time::Duration::from_secs(settle_seconds)).await;
+            resealed += residents::reseal_all(&db)
+                .await
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            tracing::info!(target: "chiiki::change", key = %id, resealed, "data keys rotated");
+            say(&format!(
+                "active key is now {id}; {resealed} values re-sealed"
+            ));
+            Ok(())
+        }
+        Command::Backup {
+            database_url,
+            dir,
+            keep,
+        } => {
+            let db = Db::connect(&database_url).await?;
+            let taken = backup::backup(&db, &database_url, &dir, keep, SystemClock.now()).await?;
+            say(&format!(
+                "backup {} ({} bytes) verified; {} older removed",
+                taken.path.display(),
+                taken.bytes,
+                taken.removed.len()
+            ));
+            Ok(())
+        }
+        Command::Restore { database_url, from } => {
+            backup::restore(&from, &database_url).await?;
+            say(&format!("restored {}", from.display()));
+            Ok(())
+        }
+        Command::Logs {
+            command:
+                LogsCommand::Export {
+                    dir,
+                    kind,
+                    from,
+                    to,
+                },
+        } => {
+            use chiiki_backend::ops::logs::{LogKind, export};
+            let kind = match kind {
+                ExportKind::Access => LogKind::Access,
+                ExportKind::Operation => LogKind::Operation,
+                ExportKind::Change => LogKind::Change,
+                ExportKind::Failure => LogKind::Failure,
+            };
+            let mut out = std::io::stdout().lock();
+            let n = export(&dir, kind, from, to, &mut out)?;
+            tracing::info!(lines = n, "logs exported");
+            Ok(())
+        }
+        Command::Sale { command } => sale(command).await,
+        Command::Settle { command } => settle(command).await,
         Command::Migrate { database_url } => {
             let db = Db::connect(&database_url).await?;
             db.migrate().await?;
             say("migrations applied");
             Ok(())
         }
-        Command::Demo { listen, file } => {
+        Command::Demo {
+            listen,
+            file,
+            sale_webhook_secret,
+        } => {
             for suffix in ["", "-wal", "-shm"] {
                 let mut path = file.clone().into_os_string();
                 path.push(suffix);
@@ -226,17 +505,49 @@ async fn run(command: Command) -> Result<(), CliError> {
                 }
             }
             let url = format!("sqlite://{}", file.display());
-            let db = Db::connect(&url).await?;
+            let keys = file.with_extension("keys.toml");
+            let _ = std::fs::remove_file(&keys);
+            let db = Db::connect(&url)
+                .await?
+                .with_vault(open_or_create_keys(&keys)?);
             db.migrate().await?;
+            db.check_vault().await?;
             let clock = SystemClock;
             let now = clock.now();
             let programme = demo::shifted_programme(&Programme::midori_2024()?, jst_date(now));
             let settings = Settings::default();
             demo::seed_demo(&db, &programme, settings.hash_cost, now).await?;
             print_demo(&listen, &programme);
-            serve(&listen, db, programme, settings).await
+            serve(
+                &listen,
+                db,
+                programme,
+                settings,
+                std::time::Duration::ZERO,
+                None,
+                chiiki_backend::sale::SaleRuntime::new(chiiki_backend::sale::SaleSettings {
+                    webhook_secret: Some(sale_webhook_secret),
+                    ..chiiki_backend::sale::SaleSettings::default()
+                }),
+            )
+            .await
         }
     }
+}
+
+/// The data keys from `path`, creating a fresh key file there on first start.
+fn open_or_create_keys(path: &std::path::Path) -> Result<Arc<Vault>, CliError> {
+    if !path.exists() {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        write_private(
+            path,
+            &Vault::generate_toml(&format!("k{}", SystemClock.now().format("%Y%m%d%H%M")))?,
+        )?;
+        tracing::warn!(path = %path.display(), "created a new data key file: back it up separately from the database");
+    }
+    Ok(Arc::new(Vault::from_file(path)?))
 }
 
 fn load_programme(path: &std::path::Path) -> Result<Programme, CliError> {
@@ -259,7 +570,143 @@ fn settings(args: &ServerArgs) -> Result<Settings, CliError> {
             max_failures: args.pin_max_failures,
             lock_for: chrono::Duration::minutes(args.pin_lock_minutes),
         },
+        trust_forwarded_for: args.trust_forwarded_for,
+        hsts: args.hsts || args.tls_cert.is_some(),
     })
+}
+
+fn sale_runtime(args: &ServerArgs) -> chiiki_backend::sale::SaleRuntime {
+    use chiiki_backend::sale::{AdmissionLimits, SaleRuntime, SaleSettings};
+    if args.sale_webhook_secret.is_none() {
+        tracing::warn!("no CHIIKI_SALE_WEBHOOK_SECRET: payment provider notifications are refused");
+    }
+    SaleRuntime::new(SaleSettings {
+        webhook_secret: args.sale_webhook_secret.clone(),
+        admission: AdmissionLimits {
+            in_flight: args.sale_in_flight,
+            queue: args.sale_queue,
+            ..AdmissionLimits::default()
+        },
+    })
+}
+
+/// `chiiki sale …`: the lottery and expiry, run by staff at the terminal.
+async fn sale(command: SaleCommand) -> Result<(), CliError> {
+    use chiiki_backend::sale::{expiry, lottery};
+    const ACTOR: &str = "staff:cli";
+    let open = |target: SaleTarget| async move {
+        let programme = load_programme(&target.programme)?;
+        let db = Db::connect(&target.database_url).await?;
+        db.migrate().await?;
+        Ok::<_, CliError>((db, programme))
+    };
+    match command {
+        SaleCommand::Commit { target, seed_file } => {
+            let seed = match std::fs::read_to_string(&seed_file) {
+                Ok(text) => lottery::Seed::parse(&text)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let seed = lottery::Seed::generate()?;
+                    write_secret(&seed_file, seed.as_str())?;
+                    say(&format!("new seed written to {}", seed_file.display()));
+                    seed
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let (db, programme) = open(target).await?;
+            let record = lottery::commit(
+                &db,
+                &programme,
+                &seed.commitment(),
+                ACTOR,
+                SystemClock.now(),
+            )
+            .await?;
+            say(&format!(
+                "commitment published: {}\napplications: {} (hash {})\n\
+                 Keep {} sealed until the draw.",
+                record.commitment,
+                record.applications.len(),
+                record.applications_hash,
+                seed_file.display()
+            ));
+            Ok(())
+        }
+        SaleCommand::Draw { target, seed_file } => {
+            let seed = lottery::Seed::parse(&std::fs::read_to_string(&seed_file)?)?;
+            let (db, programme) = open(target).await?;
+            let record = lottery::draw(&db, &programme, &seed, ACTOR, SystemClock.now()).await?;
+            let results = record.results.unwrap_or_default();
+            let winners = results.iter().filter(|r| r.won > 0).count();
+            let won: i64 = results.iter().map(|r| r.won).sum();
+            say(&format!(
+                "drawn: {} applications, {winners} winners, {won} of {} sets allocated\nseed: {}",
+                results.len(),
+                record.sets_available,
+                seed.as_str()
+            ));
+            Ok(())
+        }
+        SaleCommand::VerifyDraw {
+            file,
+            database_url,
+            programme,
+        } => {
+            let record: chiiki_core::protocol::PublicDraw = match (file, database_url) {
+                (Some(file), _) => {
+                    let text = std::fs::read_to_string(&file)?;
+                    serde_json::from_str(&text)
+                        .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?
+                }
+                (None, Some(url)) => {
+                    let programme = load_programme(&programme)?;
+                    let db = Db::connect(&url).await?;
+                    lottery::public_record(&db, &programme).await?
+                }
+                (None, None) => {
+                    return Err(CliError::Usage(
+                        "give --file draw.json (saved from GET /api/v1/sale/draw) or --database-url"
+                            .into(),
+                    ));
+                }
+            };
+            match lottery::verify(&record) {
+                Ok(v) => {
+                    say(&format!(
+                        "the draw checks out: {} applications, {} winners, {} sets (seed matches commitment {})",
+                        v.applications, v.winners, v.sets_won, record.commitment
+                    ));
+                    Ok(())
+                }
+                Err(e) => {
+                    say(&format!("the draw does NOT check out: {e}"));
+                    Err(CliError::Usage(e.to_string()))
+                }
+            }
+        }
+        SaleCommand::Expire { target } => {
+            let (db, programme) = open(target).await?;
+            let summary = expiry::expire(&db, &programme, ACTOR, SystemClock.now()).await?;
+            say(&format!(
+                "expired {}: {} residents, {} lapsed now; {} lapsed in all",
+                summary.issue, summary.residents, summary.amount, summary.total_lapsed
+            ));
+            Ok(())
+        }
+    }
+}
+
+/// Writes a secret file that only its owner can read.
+fn write_secret(path: &std::path::Path, text: &str) -> Result<(), CliError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    writeln!(file, "{text}")?;
+    Ok(())
 }
 
 async fn serve(
@@ -267,17 +714,30 @@ async fn serve(
     db: Db,
     programme: Programme,
     settings: Settings,
+    drain: std::time::Duration,
+    tls: Option<(PathBuf, PathBuf)>,
+    sale: chiiki_backend::sale::SaleRuntime,
 ) -> Result<(), CliError> {
     let listener = TcpListener::bind(listen).await?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, programme = %programme.id, engine = ?db.engine, "listening");
-    let state = AppState {
-        db,
-        programme: Arc::new(programme),
-        clock: Arc::new(SystemClock),
-        settings,
+    tracing::info!(%address, tls = tls.is_some(), programme = %programme.id, engine = ?db.engine, "listening");
+    let mut state = AppState::new(db, programme, Arc::new(SystemClock), settings);
+    state.sale = sale;
+    let draining = state.draining.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Tell the load balancer first, then stop accepting and finish what is in flight.
+        draining.store(true, std::sync::atomic::Ordering::SeqCst);
+        tracing::info!(seconds = drain.as_secs(), "draining before shutdown");
+        tokio::time::sleep(drain).await;
     };
-    chiiki_backend::serve(listener, state, shutdown_signal()).await?;
+    match tls {
+        Some((cert, key)) => {
+            let listener = listener.into_std()?;
+            chiiki_backend::serve_tls(listener, state, &cert, &key, shutdown).await?
+        }
+        None => chiiki_backend::serve(listener, state, shutdown).await?,
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -334,4 +794,83 @@ fn print_demo(listen: &str, p: &Programme) {
         demo::STORE_LOGIN,
         demo::STORE_PASSWORD,
     ));
+}
+
+#[derive(Subcommand)]
+enum SettleCommand {
+    /// Close a period (after its cutoff; periods close in order) and write into `--out` the
+    /// Zengin 総合振込 file, a CSV of every store's line and each store's statement (CSV and
+    /// PDF). Closing a closed period again writes the same files. Fonts for the PDFs come from
+    /// CHIIKI_FONT_REGULAR / CHIIKI_FONT_BOLD (Debian's fonts-noto-cjk by default).
+    Close {
+        #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/chiiki.db")]
+        database_url: String,
+        #[arg(long, env = "CHIIKI_PROGRAMME", default_value = DEFAULT_PROGRAMME_FILE)]
+        programme: PathBuf,
+        /// `2024-11` (monthly cycles) or `2024-11-1` / `2024-11-2` (semi-monthly).
+        #[arg(long)]
+        period: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+async fn settle(command: SettleCommand) -> Result<(), CliError> {
+    use chiiki_backend::settlement::{self, statement};
+    let SettleCommand::Close {
+        database_url,
+        programme,
+        period,
+        out,
+    } = command;
+    let programme = load_programme(&programme)?;
+    let period = settlement::parse_period(&programme, &period)?;
+    let db = Db::connect(&database_url).await?;
+    db.migrate().await?;
+    let closed = settlement::close(&db, &programme, period, "cli", SystemClock.now()).await?;
+    std::fs::create_dir_all(out.join("statements"))?;
+    let summary = &closed.settlement.summary;
+    say(&format!(
+        "{period} を締めました: 振込 {}件 {}（振込日 {}）、手数料 {}（市が負担）",
+        summary.transfer_count,
+        summary.transfer_total,
+        format_date(summary.payout_date),
+        summary.fee_total
+    ));
+    match &closed.transfer_file {
+        Some(bytes) => {
+            let path = out.join(closed.transfer_file_name(&programme));
+            std::fs::write(&path, bytes)?;
+            say(&format!("全銀 総合振込ファイル: {}", path.display()));
+        }
+        None => say("振込はありません（振込ファイルは作りません）。"),
+    }
+    let lines = &closed.settlement.lines;
+    let rows: Vec<_> = lines
+        .iter()
+        .map(|l| (summary, l, closed.accounts.get(&l.store_id)))
+        .collect();
+    let all = out.join(format!("settlement-{}-{period}.csv", programme.id));
+    std::fs::write(&all, statement::csv(&rows))?;
+    say(&format!("全店舗の明細 (CSV): {}", all.display()));
+    let faces = chiiki_backend::pdf::Fonts::from_env().get().await?;
+    for (summary, line, account) in rows {
+        let name = out
+            .join("statements")
+            .join(format!("statement-{period}-{}", line.store_id));
+        std::fs::write(
+            name.with_extension("csv"),
+            statement::csv(&[(summary, line, account)]),
+        )?;
+        std::fs::write(
+            name.with_extension("pdf"),
+            statement::pdf(&faces, &programme, summary, line, account)?,
+        )?;
+    }
+    say(&format!(
+        "店舗ごとの明細 (CSV, PDF) {}件: {}",
+        lines.len(),
+        out.join("statements").display()
+    ));
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //! then handed around as an immutable value. No programme's numbers live in code.
 
 use chiiki_core::Yen;
-use chiiki_core::protocol::{DateWindow, ProgrammeInfo};
+use chiiki_core::protocol::{AllocationRule, DateWindow, ProgrammeInfo};
 use chiiki_core::time::jst_day_start;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::Deserialize;
@@ -40,7 +40,23 @@ pub struct Programme {
     pub application: Window,
     pub sale: Window,
     pub usage: Window,
+    pub sale_rules: SaleRules,
     pub city: City,
+    /// Store mode (the `[stores]` table).
+    pub store_rules: crate::store_mode::StoreRules,
+    /// Settlement with stores (the `[settlement]` table).
+    pub settlement: crate::settlement::SettlementRules,
+}
+
+/// How the premium set sale runs (the `[sale]` table beside its window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SaleRules {
+    /// How an oversubscribed lottery allocates sets.
+    pub allocation: AllocationRule,
+    /// Winners pay within this many JST days from the sale window's first day.
+    pub winner_payment_days: u32,
+    /// How long an additional-sale order holds its sets while the resident pays.
+    pub additional_order_minutes: u32,
 }
 
 /// Inclusive JST days, with the UTC instants they span: `[start, end)`.
@@ -149,6 +165,17 @@ impl Programme {
         self.usage.end()
     }
 
+    /// The first instant at which winners can no longer pay: midnight JST after the last of
+    /// their `winner_payment_days`. The additional sale opens at the same instant.
+    pub fn winners_pay_by(&self) -> DateTime<Utc> {
+        jst_day_start(
+            self.sale
+                .first_day
+                .checked_add_days(Days::new(u64::from(self.sale_rules.winner_payment_days)))
+                .unwrap_or(NaiveDate::MAX),
+        )
+    }
+
     pub fn info(&self) -> ProgrammeInfo {
         let window = |w: &Window| DateWindow {
             first_day: w.first_day,
@@ -183,9 +210,21 @@ struct RawProgramme {
     max_payment: i64,
     max_charge: i64,
     application: RawWindow,
-    sale: RawWindow,
+    sale: RawSale,
     usage: RawWindow,
     city: RawCity,
+    stores: crate::store_mode::RawStoreRules,
+    settlement: crate::settlement::rules::RawSettlementRules,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSale {
+    first_day: toml::value::Datetime,
+    last_day: toml::value::Datetime,
+    allocation: String,
+    winner_payment_days: i64,
+    additional_order_minutes: i64,
 }
 
 #[derive(Deserialize)]
@@ -247,6 +286,37 @@ impl RawWindow {
     }
 }
 
+impl RawSale {
+    fn validate(&self) -> Result<(Window, SaleRules), ProgrammeError> {
+        let window = RawWindow {
+            first_day: self.first_day,
+            last_day: self.last_day,
+        }
+        .validate("sale")?;
+        let allocation = AllocationRule::parse(&self.allocation)
+            .ok_or_else(|| invalid("sale.allocation must be \"lottery\" or \"one-each-first\""))?;
+        let sale_days = (window.last_day - window.first_day).num_days() + 1;
+        let winner_payment_days = u32::try_from(self.winner_payment_days)
+            .ok()
+            .filter(|&d| d >= 1 && i64::from(d) <= sale_days)
+            .ok_or_else(|| {
+                invalid("sale.winner_payment_days must be 1 or more and fit in the sale window")
+            })?;
+        let additional_order_minutes = u32::try_from(self.additional_order_minutes)
+            .ok()
+            .filter(|&m| (1..=60 * 24 * 31).contains(&m))
+            .ok_or_else(|| invalid("sale.additional_order_minutes must be 1 to 44640"))?;
+        Ok((
+            window,
+            SaleRules {
+                allocation,
+                winner_payment_days,
+                additional_order_minutes,
+            },
+        ))
+    }
+}
+
 impl RawProgramme {
     fn validate(self) -> Result<Programme, ProgrammeError> {
         let id_ok = !self.id.is_empty()
@@ -272,8 +342,13 @@ impl RawProgramme {
             return Err(invalid("max_payment and max_charge must be positive"));
         }
         let application = self.application.validate("application")?;
-        let sale = self.sale.validate("sale")?;
+        let (sale, sale_rules) = self.sale.validate()?;
         let usage = self.usage.validate("usage")?;
+        let store_rules = self.stores.validate().map_err(invalid)?;
+        let settlement = self.settlement.validate().map_err(invalid)?;
+        if sale.first_day <= application.last_day {
+            return Err(invalid("the sale must start after the application window"));
+        }
         if self.city.districts.is_empty() {
             return Err(invalid("the city needs at least one district"));
         }
@@ -313,12 +388,15 @@ impl RawProgramme {
             application,
             sale,
             usage,
+            sale_rules,
             city: City {
                 name: self.city.name,
                 prefecture: self.city.prefecture,
                 romanised: self.city.romanised,
                 districts,
             },
+            store_rules,
+            settlement,
         })
     }
 }
@@ -382,6 +460,59 @@ mod tests {
         ));
         let timed = MIDORI_2024_TOML.replace("2024-10-01", "2024-10-01T09:00:00");
         assert!(Programme::parse(&timed).is_err());
+    }
+
+    #[test]
+    fn the_sale_rules_come_from_the_sale_table() {
+        let p = Programme::midori_2024().unwrap();
+        assert_eq!(p.sale_rules.allocation, AllocationRule::Lottery);
+        assert_eq!(p.sale_rules.winner_payment_days, 30);
+        assert_eq!(p.sale_rules.additional_order_minutes, 60);
+        // Winners pay until 2024-11-30 JST inclusive.
+        assert_eq!(p.winners_pay_by().to_rfc3339(), "2024-11-30T15:00:00+00:00");
+        let other = MIDORI_2024_TOML.replace(
+            "allocation = \"lottery\"",
+            "allocation = \"one-each-first\"",
+        );
+        assert_eq!(
+            Programme::parse(&other).unwrap().sale_rules.allocation,
+            AllocationRule::OneEachFirst
+        );
+        // The deadline moves with the windows.
+        let shifted = p.shifted_by_days(10);
+        assert_eq!(
+            shifted.winners_pay_by(),
+            p.winners_pay_by() + chrono::Duration::days(10)
+        );
+    }
+
+    #[test]
+    fn bad_sale_rules_are_refused() {
+        for (from, to) in [
+            ("allocation = \"lottery\"", "allocation = \"raffle\""),
+            ("winner_payment_days = 30", "winner_payment_days = 0"),
+            ("winner_payment_days = 30", "winner_payment_days = 62"),
+            (
+                "additional_order_minutes = 60",
+                "additional_order_minutes = 0",
+            ),
+            (
+                "first_day = 2024-11-01\nlast_day = 2024-12-31",
+                "first_day = 2024-10-21\nlast_day = 2024-12-31",
+            ),
+        ] {
+            let bad = MIDORI_2024_TOML.replacen(from, to, 1);
+            assert_ne!(bad, MIDORI_2024_TOML, "{from}");
+            assert!(
+                matches!(Programme::parse(&bad), Err(ProgrammeError::Invalid(_))),
+                "{to}"
+            );
+        }
+        let missing = MIDORI_2024_TOML.replace("additional_order_minutes = 60\n", "");
+        assert!(matches!(
+            Programme::parse(&missing),
+            Err(ProgrammeError::Parse(_))
+        ));
     }
 
     #[test]

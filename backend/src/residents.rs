@@ -6,8 +6,10 @@ use crate::crypto::{HashCost, hash_secret};
 use crate::db::{Db, is_unique_violation};
 use crate::ledger;
 use crate::programme::Programme;
+use crate::vault::{Vault, VaultError};
 use chiiki_core::protocol::{RegisterResident, ResidentProfile};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use sqlx::AssertSqlSafe;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResidentError {
@@ -22,6 +24,8 @@ pub enum ResidentError {
     Unknown,
     #[error(transparent)]
     Hash(#[from] crate::crypto::CryptoError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
     #[error(transparent)]
     Ledger(#[from] ledger::LedgerError),
     #[error(transparent)]
@@ -164,7 +168,7 @@ fn text(raw: &str, field: &'static str, max: usize) -> Result<String, ResidentEr
     Ok(t.to_string())
 }
 
-fn email(raw: Option<&str>) -> Result<Option<String>, ResidentError> {
+pub(crate) fn email(raw: Option<&str>) -> Result<Option<String>, ResidentError> {
     let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
@@ -234,6 +238,36 @@ impl NewResident {
 }
 
 /// Stores a parsed registration with its login and purses. Returns the resident id.
+/// The sealed columns of `residents`, in the order `SEALED_COLUMNS` lists them.
+const SEALED_COLUMNS: [&str; 7] = [
+    "name",
+    "kana",
+    "birth_date",
+    "postal_code",
+    "address",
+    "phone",
+    "email",
+];
+
+/// The additional authenticated data of a sealed resident column.
+fn field(column: &str) -> String {
+    format!("residents.{column}")
+}
+
+/// The login a resident's credential is stored under: a blind index of the phone number, so
+/// the number itself is nowhere in clear.
+pub fn phone_login(vault: &Vault, phone: &Phone) -> String {
+    format!("phone:{}", vault.blind_index("phone", phone.as_str()))
+}
+
+/// The help desk's exact-match name search key: the kana without spaces.
+pub fn kana_index(vault: &Vault, kana: &Kana) -> String {
+    let compact: String = kana.as_str().chars().filter(|c| *c != ' ').collect();
+    vault.blind_index("kana", &compact)
+}
+
+/// Stores a parsed registration with its login and purses. Personal data is sealed by the
+/// database's vault before it leaves this function. Returns the resident id.
 pub async fn register(
     db: &Db,
     new: NewResident,
@@ -242,29 +276,52 @@ pub async fn register(
 ) -> Result<i64, ResidentError> {
     let password = new.password.clone();
     let pin = new.pin.clone();
+    let pepper = db.vault().pin_pepper();
     let (password_hash, pin_hash) = tokio::task::spawn_blocking(move || {
         Ok::<_, crate::crypto::CryptoError>((
             hash_secret(&password, cost)?,
-            hash_secret(pin.as_str(), cost)?,
+            crate::crypto::hash_pin(pin.as_str(), &pepper, cost.for_pins())?,
         ))
     })
     .await
     .map_err(|e| crate::crypto::CryptoError::Hash(e.to_string()))??;
+    let vault = db.vault();
+    let birth_date = new.birth_date.to_string();
+    let plain: [Option<&str>; 7] = [
+        Some(&new.name),
+        Some(new.kana.as_str()),
+        Some(&birth_date),
+        Some(new.postal_code.as_str()),
+        Some(&new.address),
+        Some(new.phone.as_str()),
+        new.email.as_deref(),
+    ];
+    let mut sealed = Vec::with_capacity(plain.len());
+    for (column, value) in SEALED_COLUMNS.iter().zip(plain) {
+        sealed.push(match value {
+            Some(v) => Some(vault.seal(&field(column), v)?),
+            None => None,
+        });
+    }
+    let login = phone_login(vault, &new.phone);
     let mut tx = db.begin().await?;
     let inserted = sqlx::query_scalar::<_, i64>(
         "INSERT INTO residents
-             (name, kana, birth_date, postal_code, district, address, phone, email,
-              pin_hash, pin_failures, payment_seq, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 0, $10) RETURNING id",
+             (name, kana, birth_date, postal_code, address, phone, email, district,
+              phone_index, kana_index, birth_year, pin_hash, pin_failures, payment_seq, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 0, $13) RETURNING id",
     )
-    .bind(&new.name)
-    .bind(new.kana.as_str())
-    .bind(new.birth_date.to_string())
-    .bind(new.postal_code.as_str())
+    .bind(&sealed[0])
+    .bind(&sealed[1])
+    .bind(&sealed[2])
+    .bind(&sealed[3])
+    .bind(&sealed[4])
+    .bind(&sealed[5])
+    .bind(&sealed[6])
     .bind(&new.district)
-    .bind(&new.address)
-    .bind(new.phone.as_str())
-    .bind(&new.email)
+    .bind(vault.blind_index("phone", new.phone.as_str()))
+    .bind(kana_index(vault, &new.kana))
+    .bind(i64::from(new.birth_date.year()))
     .bind(&pin_hash)
     .bind(to_millis(now))
     .fetch_one(&mut *tx)
@@ -276,7 +333,7 @@ pub async fn register(
     };
     let credential = crate::auth::insert_credential(
         &mut tx,
-        new.phone.as_str(),
+        &login,
         &password_hash,
         crate::auth::PrincipalKind::Resident,
         id,
@@ -293,6 +350,7 @@ pub async fn register(
     Ok(id)
 }
 
+/// A resident's own record, opened.
 pub async fn profile(db: &Db, resident_id: i64) -> Result<ResidentProfile, ResidentError> {
     type Row = (
         String,
@@ -301,29 +359,100 @@ pub async fn profile(db: &Db, resident_id: i64) -> Result<ResidentProfile, Resid
         String,
         String,
         String,
-        String,
         Option<String>,
+        String,
     );
     let row = sqlx::query_as::<_, Row>(
-        "SELECT name, kana, birth_date, postal_code, district, address, phone, email
+        "SELECT name, kana, birth_date, postal_code, address, phone, email, district
          FROM residents WHERE id = $1",
     )
     .bind(resident_id)
     .fetch_optional(db.reader())
     .await?
     .ok_or(ResidentError::Unknown)?;
-    let (name, kana, birth_date, postal_code, district, address, phone, email) = row;
+    let vault = db.vault();
+    let open = |column: &str, value: &str| vault.open(&field(column), value);
+    let (name, kana, birth_date, postal_code, address, phone, email, district) = row;
     Ok(ResidentProfile {
         resident_id,
-        name,
-        kana,
-        birth_date: birth_date.parse().unwrap_or(NaiveDate::MIN),
-        postal_code,
+        name: open("name", &name)?,
+        kana: open("kana", &kana)?,
+        birth_date: open("birth_date", &birth_date)?
+            .parse()
+            .map_err(|_| ResidentError::Vault(VaultError::Tampered))?,
+        postal_code: open("postal_code", &postal_code)?,
         district,
-        address,
-        phone,
-        email,
+        address: open("address", &address)?,
+        phone: open("phone", &phone)?,
+        email: email.map(|e| open("email", &e)).transpose()?,
     })
+}
+
+/// The resident's name as the app greets them.
+pub async fn display_name(db: &Db, resident_id: i64) -> Result<String, ResidentError> {
+    let sealed = sqlx::query_scalar::<_, String>("SELECT name FROM residents WHERE id = $1")
+        .bind(resident_id)
+        .fetch_optional(db.reader())
+        .await?
+        .ok_or(ResidentError::Unknown)?;
+    Ok(db.vault().open(&field("name"), &sealed)?)
+}
+
+/// Residents whose kana is exactly `kana` (spaces ignored): the help desk's name search,
+/// through the blind index.
+pub async fn find_by_kana(db: &Db, kana: &str) -> Result<Vec<i64>, ResidentError> {
+    let kana = Kana::parse(kana, "kana")?;
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT id FROM residents WHERE kana_index = $1 ORDER BY id")
+            .bind(kana_index(db.vault(), &kana))
+            .fetch_all(db.reader())
+            .await?,
+    )
+}
+
+/// The resident with this phone number, through the blind index.
+pub async fn find_by_phone(db: &Db, phone: &str) -> Result<Option<i64>, ResidentError> {
+    let phone = Phone::parse(phone)?;
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT id FROM residents WHERE phone_index = $1")
+            .bind(db.vault().blind_index("phone", phone.as_str()))
+            .fetch_optional(db.reader())
+            .await?,
+    )
+}
+
+/// Re-seals every resident column that is not under the vault's active key (key rotation).
+/// Safe while serving: each value is replaced only if nobody changed it meanwhile. Returns how
+/// many values were re-sealed.
+pub async fn reseal_all(db: &Db) -> Result<u64, ResidentError> {
+    let vault = db.vault();
+    let active = vault.active_key();
+    let mut count = 0;
+    for column in SEALED_COLUMNS {
+        let rows = sqlx::query_as::<_, (i64, Option<String>)>(AssertSqlSafe(format!(
+            "SELECT id, {column} FROM residents ORDER BY id"
+        )))
+        .fetch_all(db.reader())
+        .await?;
+        for (id, value) in rows {
+            let Some(value) = value else { continue };
+            if Vault::key_of(&value) == Some(active.as_str()) {
+                continue;
+            }
+            let plain = vault.open(&field(column), &value)?;
+            let resealed = vault.seal(&field(column), &plain)?;
+            let changed = sqlx::query(AssertSqlSafe(format!(
+                "UPDATE residents SET {column} = $1 WHERE id = $2 AND {column} = $3"
+            )))
+            .bind(resealed)
+            .bind(id)
+            .bind(&value)
+            .execute(db.writer())
+            .await?;
+            count += changed.rows_affected();
+        }
+    }
+    Ok(count)
 }
 
 #[cfg(test)]

@@ -1026,3 +1026,56 @@ fn no_request_body_makes_the_server_fail() {
         .unwrap();
     rt.block_on(app.check_ledger());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn logins_are_rate_limited_per_address_with_retry_after() {
+    let app = spawn_app_with_limits(chiiki_backend::ops::limits::Limits::default()).await;
+    let body = CreateSession {
+        login: "nobody".into(),
+        password: "wrong-password".into(),
+        device_name: "script".into(),
+        public_key: None,
+    };
+    let attempt = || app.post(paths::SESSIONS, None, None, &body);
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(attempt().await.status().as_u16());
+    }
+    // Ten tries per login name in a burst, then 429.
+    assert!(statuses[..10].iter().all(|s| *s == 401), "{statuses:?}");
+    let res = attempt().await;
+    assert_eq!(res.status(), 429);
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert_eq!(error_code(res).await, (429, ErrorCode::RateLimited));
+    // After the wait, the next try is heard again.
+    app.clock.advance(chrono::Duration::seconds(wait as i64));
+    assert_eq!(attempt().await.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn operations_endpoints_tell_how_the_service_is_doing() {
+    let app = spawn_app().await;
+    let res = app.get("/healthz", None).await;
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert!(res.headers().contains_key("x-request-id"));
+    app.get("/api/v1/nothing", None).await;
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(metrics.contains("chiiki_http_requests_total"), "{metrics}");
+    assert!(metrics.contains("chiiki_db_pool_connections"), "{metrics}");
+    app.draining
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        error_code(app.get("/readyz", None).await).await,
+        (503, ErrorCode::Unavailable)
+    );
+    assert_eq!(
+        app.get("/healthz", None).await.status(),
+        200,
+        "alive while draining"
+    );
+}

@@ -73,6 +73,7 @@ pub async fn charge(
     )
     .await?;
     tracing::info!(
+        target: crate::ops::logs::OPERATION,
         staff = who.id,
         resident_id = req.resident_id,
         amount = amount.get(),
@@ -91,7 +92,7 @@ pub async fn create_store(
     require_operator(&who)?;
     let new = NewStore::parse(&req, &state.programme)?;
     let store = stores::create(&state.db, &new, state.clock.now()).await?;
-    tracing::info!(staff = who.id, store_id = store.id, "store created");
+    tracing::info!(target: crate::ops::logs::CHANGE, staff = who.id, store_id = store.id, "store created");
     Ok((StatusCode::CREATED, Json(store)))
 }
 
@@ -105,7 +106,7 @@ pub async fn approve_store(
 ) -> Result<Json<StoreDetail>, ApiError> {
     require_operator(&who)?;
     let store = stores::transition(&state.db, id, StoreStatus::Approved, state.clock.now()).await?;
-    tracing::info!(staff = who.id, store_id = id, "store approved");
+    tracing::info!(target: crate::ops::logs::CHANGE, staff = who.id, store_id = id, "store approved");
     Ok(Json(store))
 }
 
@@ -129,6 +130,7 @@ pub async fn create_store_staff(
         state.clock.now(),
     )
     .await?;
+    tracing::info!(target: crate::ops::logs::CHANGE, staff = who.id, store_id = id, "store staff login created");
     Ok((
         StatusCode::CREATED,
         Json(StoreStaffCreated {

@@ -114,6 +114,9 @@ impl FromRequestParts<AppState> for Auth {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::from(auth::AuthError::Unauthorized))?;
         let principal = auth::authenticate(&state.db, token, state.clock.now()).await?;
+        if let Some(slot) = parts.extensions.get::<crate::ops::access::CallerSlot>() {
+            slot.set(principal.actor());
+        }
         Ok(Auth(principal))
     }
 }
@@ -133,4 +136,45 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
                 .map_err(|_| crate::idempotency::IdempotencyError::Invalid.into()),
         }
     }
+}
+
+/// The caller's network address: the TCP peer, or the first `X-Forwarded-For` hop when the
+/// server is configured to sit behind a trusted reverse proxy.
+pub struct ClientIp(pub String);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if state.settings.trust_forwarded_for {
+            let forwarded = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .map(str::trim)
+                .filter(|v| !v.is_empty());
+            if let Some(ip) = forwarded {
+                return Ok(ClientIp(ip.to_string()));
+            }
+        }
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_else(|| "unknown".to_string());
+        Ok(ClientIp(peer))
+    }
+}
+
+/// Takes a token from `limiter` for `key`, or refuses with 429 and Retry-After.
+pub fn limit(
+    limiter: &crate::ops::limits::KeyedLimiter,
+    key: &str,
+    state: &AppState,
+) -> Result<(), ApiError> {
+    limiter.check(key, state.clock.now()).map_err(|wait| {
+        tracing::warn!(target: "chiiki::failure", key_kind = "rate_limit", "rate limited");
+        ApiError::rate_limited(wait.0)
+    })
 }

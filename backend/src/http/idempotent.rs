@@ -50,8 +50,9 @@ pub async fn refuse(
 }
 
 /// Runs `work` in a transaction guarded by `key`. `work` returns the response value and the
-/// ledger operation it created.
-pub async fn run<T, F>(
+/// ledger operation it created (`None` for work that creates no ledger operation, such as
+/// taking an order in the sale).
+pub async fn run<T, O, F>(
     state: &AppState,
     key: &IdempotencyKey,
     status: StatusCode,
@@ -59,7 +60,8 @@ pub async fn run<T, F>(
 ) -> Result<Response, ApiError>
 where
     T: Serialize,
-    F: for<'t> FnOnce(&'t mut Tx) -> TxFuture<'t, (T, i64)>,
+    O: Into<Option<i64>>,
+    F: for<'t> FnOnce(&'t mut Tx) -> TxFuture<'t, (T, O)>,
 {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
@@ -74,7 +76,8 @@ where
                 status: status.as_u16(),
                 body,
             };
-            key.complete(&mut tx, &response, Some(operation_id)).await?;
+            key.complete(&mut tx, &response, operation_id.into())
+                .await?;
             tx.commit().await?;
             Ok(stored(response))
         }

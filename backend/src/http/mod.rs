@@ -6,34 +6,48 @@ pub mod error;
 mod extract;
 mod idempotent;
 mod me;
+mod onboarding;
 pub mod openapi;
 mod payments;
+mod posters;
 mod public;
+mod sale;
+mod sale_page;
+mod settlement;
+mod store_mode;
+mod stores;
 
 use crate::auth::PinPolicy;
 use crate::clock::Clock;
 use crate::crypto::HashCost;
 use crate::db::Db;
+use crate::ops::access;
+use crate::ops::limits::Limits;
 use crate::programme::Programme;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use chiiki_core::protocol::{ErrorCode, paths};
 use error::ApiError;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 /// Settings that are the server's, not the programme's.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Settings {
     pub hash_cost: HashCost,
     pub pin_policy: PinPolicy,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// Send Strict-Transport-Security (when served over TLS, directly or by the proxy).
+    pub hsts: bool,
 }
 
 #[derive(Clone)]
@@ -42,16 +56,46 @@ pub struct AppState {
     pub programme: Arc<Programme>,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
+    pub limits: Arc<Limits>,
+    /// Set when shutdown begins: `/readyz` then says "not ready" so a load balancer stops
+    /// sending new requests while the ones in flight finish.
+    pub draining: Arc<AtomicBool>,
+    /// The sale's webhook secret and admission gate.
+    pub sale: crate::sale::SaleRuntime,
+    /// The stores' live payment feed, document fonts and form key.
+    pub stores: Arc<crate::stores::StoreServices>,
+}
+
+impl AppState {
+    pub fn new(
+        db: Db,
+        programme: Programme,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> AppState {
+        AppState {
+            db,
+            programme: Arc::new(programme),
+            clock,
+            settings,
+            limits: Arc::new(Limits::default()),
+            draining: Arc::new(AtomicBool::new(false)),
+            sale: crate::sale::SaleRuntime::default(),
+            stores: Arc::new(crate::stores::StoreServices::default()),
+        }
+    }
 }
 
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
+    let hsts = state.settings.hsts;
+    let router = Router::new()
         .route("/healthz", get(public::healthz))
         .route("/readyz", get(public::readyz))
         .route("/openapi.json", get(openapi::serve))
+        .route("/metrics", get(public::metrics))
         .route(paths::PROGRAMME, get(public::programme))
         .route(paths::RESIDENTS, post(public::register))
         .route(paths::SESSIONS, post(public::login))
@@ -73,6 +117,8 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/admin/stores/{id}/staff",
             post(admin::create_store_staff),
         )
+        .merge(sale::routes(&state))
+        .merge(stores::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -84,9 +130,29 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal("a handler panicked").into_response()
         }))
+        .layer(axum::middleware::from_fn(access::log_request))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ));
+    if hsts {
+        router.layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ))
+    } else {
+        router
+    }
 }
 
 async fn not_found() -> ApiError {

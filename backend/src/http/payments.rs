@@ -2,7 +2,7 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiPath, Auth, IdempotencyHeader};
+use super::extract::{ApiJson, ApiPath, Auth, IdempotencyHeader, limit};
 use super::idempotent::{self, TxFuture};
 use crate::auth::{self, PrincipalKind};
 use crate::idempotency::IdempotencyKey;
@@ -75,6 +75,7 @@ pub async fn pay(
     if let Some(previous) = key.lookup(&state.db).await? {
         return Ok(idempotent::stored(previous));
     }
+    limit(&state.limits.pin_per_account, &who.actor(), &state)?;
     let amount = checked_amount(req.amount, state.programme.max_payment)?;
     let store_id = target_store(&state, &req)?;
     let now = state.clock.now();
@@ -91,6 +92,8 @@ pub async fn pay(
     }
     let programme = state.programme.clone();
     let use_points = req.use_points.unwrap_or(false);
+    let after_commit = crate::store_mode::AfterCommit::default();
+    let announce = after_commit.clone();
     let response = idempotent::run(
         &state,
         &key,
@@ -105,12 +108,26 @@ pub async fn pay(
                     programme: &programme,
                 };
                 let receipt = ledger::pay(tx, input, now).await?;
+                announce.set(crate::store_mode::feed::payment_event(&receipt));
                 let id = receipt.payment_id;
                 Ok((receipt, id))
             })
         },
     )
     .await?;
+    let outcome = if response.status().is_success() {
+        "accepted"
+    } else {
+        "refused"
+    };
+    crate::ops::metrics::record_payment(outcome, amount.get());
+    let outcome = if response.status().is_success() {
+        "accepted"
+    } else {
+        "refused"
+    };
+    crate::ops::metrics::record_payment(outcome, amount.get());
+    after_commit.publish(&state.stores.feed);
     tracing::info!(resident_id, store_id, amount = amount.get(), status = %response.status(), "payment");
     Ok(response)
 }
@@ -146,7 +163,29 @@ pub async fn refund(
     }
     let actor = who.actor();
     let now = state.clock.now();
-    idempotent::run(
+    // Store staff refund recent payments only; older ones need city staff.
+    if let Some(store_id) = only_store
+        && let Err(e) = crate::store_mode::check_refund_age(
+            &state.db,
+            payment_id,
+            store_id,
+            &state.programme.store_rules,
+            now,
+        )
+        .await
+    {
+        return idempotent::refuse(&state, &key, e.into()).await;
+    }
+    let after_commit = crate::store_mode::AfterCommit::default();
+    let announce = after_commit.clone();
+    tracing::info!(
+        target: crate::ops::logs::OPERATION,
+        actor = %actor,
+        payment_id,
+        amount = amount.get(),
+        "refund requested"
+    );
+    let response = idempotent::run(
         &state,
         &key,
         StatusCode::CREATED,
@@ -160,10 +199,13 @@ pub async fn refund(
                     only_store,
                 };
                 let receipt = ledger::refund(tx, input, now).await?;
+                announce.set(crate::store_mode::feed::refund_event(tx, &receipt).await?);
                 let id = receipt.refund_id;
                 Ok((receipt, id))
             })
         },
     )
-    .await
+    .await?;
+    after_commit.publish(&state.stores.feed);
+    Ok(response)
 }

@@ -2,7 +2,7 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery, ClientIp, limit};
 use crate::auth::{self, LoginInput};
 use crate::residents::{self, NewResident};
 use crate::stores;
@@ -10,7 +10,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chiiki_core::protocol::{
-    CreateSession, ErrorBody, Health, ProgrammeInfo, RegisterResident, ResidentRegistered,
+    CreateSession, ErrorBody, Health, ProgrammeInfo, RegisterResident, ResidentRegistered, Role,
     SessionCreated, StoreCode, StoreDetail, StoreDirectory, StoreDirectoryQuery, StoreStatus,
 };
 use chiiki_core::time::jst_date;
@@ -24,6 +24,13 @@ pub async fn healthz() -> Json<Health> {
 
 #[utoipa::path(get, path = "/readyz", responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            chiiki_core::protocol::ErrorCode::Unavailable,
+            "停止の準備中です。 / Draining for shutdown.",
+        ));
+    }
     sqlx::query("SELECT 1")
         .execute(state.db.reader())
         .await
@@ -40,6 +47,16 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
     }))
 }
 
+/// Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> Result<String, ApiError> {
+    let handle = crate::ops::metrics::handle()
+        .ok_or_else(|| ApiError::internal("no metrics recorder installed"))?;
+    for (name, pool) in [("write", state.db.writer()), ("read", state.db.reader())] {
+        crate::ops::metrics::record_pool(name, pool.size(), pool.num_idle());
+    }
+    Ok(handle.render())
+}
+
 #[utoipa::path(get, path = "/api/v1/programme", responses((status = 200, body = ProgrammeInfo)))]
 pub async fn programme(State(state): State<AppState>) -> Json<ProgrammeInfo> {
     Json(state.programme.info())
@@ -49,8 +66,10 @@ pub async fn programme(State(state): State<AppState>) -> Json<ProgrammeInfo> {
     responses((status = 201, body = ResidentRegistered), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     ApiJson(req, _): ApiJson<RegisterResident>,
 ) -> Result<(StatusCode, Json<ResidentRegistered>), ApiError> {
+    limit(&state.limits.register_per_ip, &ip, &state)?;
     let now = state.clock.now();
     let new = NewResident::parse(&req, &state.programme, jst_date(now))?;
     let login = new.phone.as_str().to_string();
@@ -66,8 +85,11 @@ pub async fn register(
     responses((status = 201, body = SessionCreated), (status = 401, body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     ApiJson(req, _): ApiJson<CreateSession>,
 ) -> Result<(StatusCode, Json<SessionCreated>), ApiError> {
+    limit(&state.limits.login_per_ip, &ip, &state)?;
+    limit(&state.limits.login_per_account, req.login.trim(), &state)?;
     let session = auth::login(
         &state.db,
         LoginInput {
@@ -79,7 +101,9 @@ pub async fn login(
         state.clock.now(),
     )
     .await?;
-    tracing::info!(role = ?session.role, device_id = session.device_id, "signed in");
+    if session.role != Role::Resident {
+        tracing::info!(target: crate::ops::logs::OPERATION, role = ?session.role, device_id = session.device_id, "staff signed in");
+    }
     Ok((StatusCode::CREATED, Json(session)))
 }
 

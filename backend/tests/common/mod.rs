@@ -7,6 +7,7 @@ use chiiki_backend::auth::{self, PinPolicy};
 use chiiki_backend::clock::FixedClock;
 use chiiki_backend::crypto::HashCost;
 use chiiki_backend::db::{Db, Engine};
+use chiiki_backend::ops::limits::Limits;
 use chiiki_backend::programme::Programme;
 use chiiki_backend::{AppState, Settings, ledger};
 use chiiki_core::protocol::*;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 pub struct TestDb {
     pub db: Db,
+    pub url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -25,6 +27,32 @@ fn random_suffix() -> String {
         .fill(&mut bytes)
         .expect("random");
     hex::encode(bytes)
+}
+
+/// A fresh, empty database URL of the same engine as the tests use (not yet connected).
+pub async fn fresh_database_url() -> String {
+    match std::env::var("CHIIKI_TEST_POSTGRES") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("chiiki_test_{}", random_suffix());
+            let admin = Db::connect(&admin_url)
+                .await
+                .expect("connect to PostgreSQL");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(admin.writer())
+                .await
+                .expect("create database");
+            admin.close().await;
+            let base = admin_url
+                .rsplit_once('/')
+                .map(|(b, _)| b)
+                .unwrap_or(&admin_url);
+            format!("{base}/{name}")
+        }
+        _ => {
+            let dir = std::env::temp_dir().join(format!("chiiki-test-{}", random_suffix()));
+            format!("sqlite://{}/chiiki.db", dir.display())
+        }
+    }
 }
 
 pub async fn test_db() -> TestDb {
@@ -43,11 +71,14 @@ pub async fn test_db() -> TestDb {
                 .rsplit_once('/')
                 .map(|(b, _)| b)
                 .unwrap_or(&admin_url);
-            let db = Db::connect(&format!("{base}/{name}"))
-                .await
-                .expect("connect test db");
+            let url = format!("{base}/{name}");
+            let db = Db::connect(&url).await.expect("connect test db");
             db.migrate().await.expect("migrate");
-            TestDb { db, _dir: None }
+            TestDb {
+                db,
+                url,
+                _dir: None,
+            }
         }
         _ => {
             let dir = tempfile::tempdir().expect("tempdir");
@@ -56,6 +87,7 @@ pub async fn test_db() -> TestDb {
             db.migrate().await.expect("migrate");
             TestDb {
                 db,
+                url,
                 _dir: Some(dir),
             }
         }
@@ -78,6 +110,8 @@ pub fn settings() -> Settings {
     Settings {
         hash_cost: HashCost::fast_for_tests(),
         pin_policy: PinPolicy::default(),
+        trust_forwarded_for: false,
+        hsts: false,
     }
 }
 
@@ -87,21 +121,47 @@ pub struct TestApp {
     pub db: Db,
     pub clock: Arc<FixedClock>,
     pub programme: Arc<Programme>,
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
+    pub url: String,
     _db: TestDb,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
 pub async fn spawn_app() -> TestApp {
+    // Tests act like many people at once; the limits themselves have their own test.
+    spawn_app_with_limits(Limits::new(10_000)).await
+}
+
+pub async fn spawn_app_with_limits(limits: Limits) -> TestApp {
+    spawn_app_with(limits, sale_settings()).await
+}
+
+/// The payment provider's webhook secret in tests.
+pub const WEBHOOK_SECRET: &str = "test-provider-secret";
+
+/// The sale with a known webhook secret and a gate wide enough that only the gate's own
+/// test ever meets it.
+pub fn sale_settings() -> chiiki_backend::sale::SaleSettings {
+    chiiki_backend::sale::SaleSettings {
+        webhook_secret: Some(WEBHOOK_SECRET.into()),
+        admission: chiiki_backend::sale::AdmissionLimits {
+            in_flight: 64,
+            queue: 100_000,
+            max_wait: std::time::Duration::from_secs(60),
+            retry_after: std::time::Duration::from_secs(1),
+        },
+    }
+}
+
+pub async fn spawn_app_with(limits: Limits, sale: chiiki_backend::sale::SaleSettings) -> TestApp {
     let test_db = test_db().await;
     let db = test_db.db.clone();
     let clock = FixedClock::at(in_usage());
     let programme = Arc::new(Programme::midori_2024().expect("programme"));
-    let state = AppState {
-        db: db.clone(),
-        programme: programme.clone(),
-        clock: clock.clone(),
-        settings: settings(),
-    };
+    let mut state = AppState::new(db.clone(), (*programme).clone(), clock.clone(), settings());
+    state.limits = Arc::new(limits);
+    state.sale = chiiki_backend::sale::SaleRuntime::new(sale);
+    let draining = state.draining.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -119,6 +179,8 @@ pub async fn spawn_app() -> TestApp {
         db,
         clock,
         programme,
+        draining,
+        url: test_db.url.clone(),
         _db: test_db,
         _shutdown: tx,
     }

@@ -7,9 +7,17 @@
 
 mod errors;
 mod industry;
+mod onboarding;
+mod sale;
+mod settlement;
+mod store_mode;
 
 pub use errors::{ErrorBody, ErrorCode};
 pub use industry::Industry;
+pub use onboarding::*;
+pub use sale::*;
+pub use settlement::*;
+pub use store_mode::*;
 
 use crate::Yen;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -34,6 +42,23 @@ pub mod paths {
     pub const PAYMENTS: &str = "/api/v1/payments";
     pub const ADMIN_CHARGES: &str = "/api/v1/admin/charges";
     pub const ADMIN_STORES: &str = "/api/v1/admin/stores";
+    // Stores: onboarding, store mode, settlement.
+    pub const STORE_APPLICATIONS: &str = "/api/v1/store-applications";
+    pub const STORE_APPLY_PAGE: &str = "/stores/apply";
+    pub const STORE_CHARGES: &str = "/api/v1/store/charges";
+    pub const STORE_PAYMENTS: &str = "/api/v1/store/payments";
+    pub const STORE_PAYMENTS_STREAM: &str = "/api/v1/store/payments/stream";
+    pub const STORE_STATEMENTS: &str = "/api/v1/store/statements";
+    pub const ADMIN_POSTERS: &str = "/api/v1/admin/posters.pdf";
+    pub const ADMIN_SETTLEMENTS: &str = "/api/v1/admin/settlements";
+
+    pub fn admin_store(id: i64) -> String {
+        format!("{ADMIN_STORES}/{id}")
+    }
+
+    pub fn settlement(period: &str) -> String {
+        format!("{ADMIN_SETTLEMENTS}/{period}")
+    }
 
     pub fn store(id: i64) -> String {
         format!("{STORES}/{id}")
@@ -53,6 +78,24 @@ pub mod paths {
 
     pub fn store_staff(id: i64) -> String {
         format!("{ADMIN_STORES}/{id}/staff")
+    }
+
+    // The premium set sale.
+    pub const ME_SALE: &str = "/api/v1/me/sale";
+    pub const ME_SALE_APPLICATION: &str = "/api/v1/me/sale/application";
+    pub const SALE_ORDERS: &str = "/api/v1/sale/orders";
+    pub const SALE_DRAW: &str = "/api/v1/sale/draw";
+    pub const SALE_PROVIDER_NOTIFICATIONS: &str = "/api/v1/sale/provider-notifications";
+    pub const ADMIN_SALE: &str = "/api/v1/admin/sale";
+    pub const ADMIN_SALE_COMMITMENT: &str = "/api/v1/admin/sale/commitment";
+    pub const ADMIN_SALE_DRAW: &str = "/api/v1/admin/sale/draw";
+    pub const ADMIN_SALE_EXPIRE: &str = "/api/v1/admin/sale/expire";
+    pub const ADMIN_SALE_COUNTER_PURCHASES: &str = "/api/v1/admin/sale/counter-purchases";
+    /// The plain-HTML application page (Japanese, no JavaScript).
+    pub const SALE_PAGE: &str = "/sale";
+
+    pub fn counter_payment(order_id: i64) -> String {
+        format!("/api/v1/admin/sale/orders/{order_id}/counter-payment")
     }
 }
 

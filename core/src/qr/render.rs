@@ -74,6 +74,32 @@ pub fn to_svg(payload: &str) -> Result<String, QrError> {
         .build())
 }
 
+/// The payload's QR symbol as a grid of modules, for drawing it as vectors (posters): `width`
+/// modules a side, row by row, `true` for dark. The quiet zone is not included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Modules {
+    pub width: usize,
+    pub dark: Vec<bool>,
+}
+
+impl Modules {
+    pub fn is_dark(&self, x: usize, y: usize) -> bool {
+        x < self.width && self.dark.get(y * self.width + x).copied().unwrap_or(false)
+    }
+}
+
+pub fn to_modules(payload: &str) -> Result<Modules, QrError> {
+    let code = symbol(payload)?;
+    Ok(Modules {
+        width: code.width(),
+        dark: code
+            .to_colors()
+            .into_iter()
+            .map(|c| c == Color::Dark)
+            .collect(),
+    })
+}
+
 /// The payload's QR symbol as lines of Unicode half blocks (two modules per character cell).
 /// Light modules are drawn as ink, so the symbol reads correctly on the usual dark-background
 /// terminal; on a light background it shows inverted, which phone scanners also read.
@@ -235,6 +261,16 @@ mod tests {
             lines[0].chars().all(|c| c == '█'),
             "quiet zone drawn as light"
         );
+    }
+
+    #[test]
+    fn modules_match_the_png_symbol() {
+        let modules = to_modules("HELLO").unwrap();
+        assert_eq!(modules.width, 21);
+        assert_eq!(modules.dark.len(), 21 * 21);
+        // Finder pattern corners are dark, the separator beside them light.
+        assert!(modules.is_dark(0, 0) && modules.is_dark(20, 0) && modules.is_dark(0, 20));
+        assert!(!modules.is_dark(7, 0) && !modules.is_dark(21, 0));
     }
 
     #[test]
