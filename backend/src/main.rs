@@ -812,6 +812,9 @@ enum SettleCommand {
         period: String,
         #[arg(long)]
         out: PathBuf,
+        /// The data key file the server uses (bank accounts are sealed with it).
+        #[arg(long, env = "CHIIKI_KEYS_FILE", default_value = "data/keys.toml")]
+        keys_file: PathBuf,
     },
 }
 
@@ -822,11 +825,15 @@ async fn settle(command: SettleCommand) -> Result<(), CliError> {
         programme,
         period,
         out,
+        keys_file,
     } = command;
     let programme = load_programme(&programme)?;
     let period = settlement::parse_period(&programme, &period)?;
-    let db = Db::connect(&database_url).await?;
+    let db = Db::connect(&database_url)
+        .await?
+        .with_vault(Arc::new(Vault::from_file(&keys_file)?));
     db.migrate().await?;
+    db.check_vault().await?;
     let closed = settlement::close(&db, &programme, period, "cli", SystemClock.now()).await?;
     std::fs::create_dir_all(out.join("statements"))?;
     let summary = &closed.settlement.summary;

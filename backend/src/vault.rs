@@ -316,6 +316,31 @@ impl Vault {
         String::from_utf8(plain.to_vec()).map_err(|_| VaultError::Tampered)
     }
 
+    /// Seals bytes (a transfer file, say) as a vault string.
+    pub fn seal_bytes(&self, field: &str, bytes: &[u8]) -> Result<String, VaultError> {
+        self.seal(field, &STANDARD.encode(bytes))
+    }
+
+    pub fn open_bytes(&self, field: &str, stored: &str) -> Result<Vec<u8>, VaultError> {
+        STANDARD
+            .decode(self.open(field, stored)?)
+            .map_err(|_| VaultError::Tampered)
+    }
+
+    /// Seals an optional value.
+    pub fn seal_opt(&self, field: &str, plain: Option<&str>) -> Result<Option<String>, VaultError> {
+        plain.map(|p| self.seal(field, p)).transpose()
+    }
+
+    /// Opens an optional value.
+    pub fn open_opt(
+        &self,
+        field: &str,
+        stored: Option<&str>,
+    ) -> Result<Option<String>, VaultError> {
+        stored.map(|s| self.open(field, s)).transpose()
+    }
+
     /// Which key sealed a stored value (rotation re-encrypts the ones not under the active key).
     pub fn key_of(stored: &str) -> Option<&str> {
         stored

@@ -175,3 +175,76 @@ async fn rotating_the_data_key_keeps_every_resident_readable() {
         Err(chiiki_backend::db::DbError::WrongKeys)
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn store_contacts_and_bank_accounts_are_sealed_too() {
+    let app = spawn_app().await;
+    let admin = app.staff("admin", Role::Administrator).await;
+    let application = StoreApplication {
+        name: "秘密商店".into(),
+        kana: "ひみつしょうてん".into(),
+        romanised_name: "HIMITSU SHOTEN".into(),
+        industry: Industry::Supermarket,
+        size_class: SizeClass::Small,
+        district: "大間々町".into(),
+        postal_code: "376-0101".into(),
+        address: "大間々1-1-1".into(),
+        representative: "代表 隠子".into(),
+        contact_name: "連絡 秘男".into(),
+        phone: "0277-98-7654".into(),
+        email: Some("himitsu-shop@example.jp".into()),
+        bank_account: BankAccountInput {
+            bank_code: "0128".into(),
+            branch_code: "141".into(),
+            account_type: AccountType::Ordinary,
+            account_number: "9876543".into(),
+            holder_name: "ヒミツ タロウ".into(),
+        },
+    };
+    let res = app
+        .post(paths::STORE_APPLICATIONS, None, None, &application)
+        .await;
+    assert_eq!(
+        res.status(),
+        201,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let received: StoreApplicationReceived = res.json().await.unwrap();
+    // Staff still read it all back.
+    let record: serde_json::Value = app
+        .get(
+            &format!("/api/v1/admin/stores/{}", received.store_id),
+            Some(&admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let text = record.to_string();
+    assert!(
+        text.contains("代表 隠子") && text.contains("9876543"),
+        "{text}"
+    );
+
+    sqlx::query("SELECT 1")
+        .execute(app.db.writer())
+        .await
+        .unwrap();
+    let raw = raw_contents(&app).await;
+    for needle in [
+        "代表 隠子",
+        "連絡 秘男",
+        "0277-98-7654",
+        "himitsu-shop@",
+        "9876543",
+        "ﾋﾐﾂ ﾀﾛｳ",
+    ] {
+        let found = raw.windows(needle.len()).any(|w| w == needle.as_bytes());
+        assert!(
+            !found,
+            "{needle:?} is stored in clear ({})",
+            engine_name(&app.db)
+        );
+    }
+}

@@ -1652,7 +1652,14 @@ async fn chiiki_settle_close_writes_the_same_files_every_time() {
     use chiiki_backend::programme::Programme;
     use chiiki_backend::{ledger, residents, stores};
     let t = test_db().await;
-    let db = &t.db;
+    // The command line opens the bank accounts with the same key file the data was sealed with.
+    let keys_dir = tempfile::tempdir().unwrap();
+    let keys = keys_dir.path().join("keys.toml");
+    let key_file = chiiki_backend::vault::Vault::generate_toml("k1").unwrap();
+    chiiki_backend::vault::write_private(&keys, &key_file).unwrap();
+    let vault = chiiki_backend::vault::Vault::from_file(&keys).unwrap();
+    let sealed_db = t.db.clone().with_vault(std::sync::Arc::new(vault));
+    let db = &sealed_db;
     let programme = Programme::midori_2024().unwrap();
     let november = jst(2024, 11, 10, 12);
     let new = stores::NewApplication::parse(&application("みどりマート"), &programme).unwrap();
@@ -1705,6 +1712,8 @@ async fn chiiki_settle_close_writes_the_same_files_every_time() {
                 "--out",
             ])
             .arg(out)
+            .arg("--keys-file")
+            .arg(&keys)
             .env_remove("CHIIKI_PROGRAMME")
             .output()
             .expect("run chiiki");

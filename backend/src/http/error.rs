@@ -258,6 +258,7 @@ impl From<StoreError> for ApiError {
                 format!("この状態（{from:?}）からは{to:?}にできません。 / Invalid status change."),
             ),
             StoreError::Ledger(e) => e.into(),
+            StoreError::Vault(e) => ApiError::internal(e),
             StoreError::Db(e) => e.into(),
         }
     }
@@ -607,6 +608,7 @@ impl From<crate::settlement::SettlementError> for ApiError {
                 ErrorCode::InvalidField,
                 format!("振込ファイルを作れません。設定をご確認ください。 / {e}"),
             ),
+            E::Vault(e) => ApiError::internal(e),
             E::Ledger(e) => e.into(),
             E::Db(e) => e.into(),
         }

@@ -25,7 +25,8 @@ use crate::db::{Db, Tx, is_unique_violation, sum};
 use crate::ledger::{self, LedgerError};
 use crate::programme::Programme;
 use crate::stores::application::bank_view;
-use crate::stores::stored_bank_account;
+use crate::stores::{ACCOUNT_HOLDER, ACCOUNT_NUMBER, stored_bank_account};
+use crate::vault::Vault;
 use crate::zengin::BankAccount;
 use crate::zengin::transfer::{Payee, TransferFileError, transfer_file};
 use chiiki_core::Yen;
@@ -65,12 +66,17 @@ pub enum SettlementError {
     #[error(transparent)]
     TransferFile(#[from] TransferFileError),
     #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
+    #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
 
 pub type SettlementResult<T> = Result<T, SettlementError>;
+
+/// Vault field name of a cycle's sealed transfer file.
+const TRANSFER_FILE: &str = "settlement.transfer_file";
 
 /// A closed cycle: what staff see, and the transfer file (none when nobody is to be paid).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,7 +190,17 @@ pub async fn close(
     }
     let payout_day = payout_date(&programme.settlement, period)?;
     let mut tx = db.begin().await?;
-    match write_cycle(&mut tx, programme, period, payout_day, actor, now).await {
+    match write_cycle(
+        &mut tx,
+        db.vault(),
+        programme,
+        period,
+        payout_day,
+        actor,
+        now,
+    )
+    .await
+    {
         Ok(()) => tx.commit().await?,
         Err(SettlementError::Db(e)) if is_unique_violation(&e) => {
             // Closed meanwhile by someone else: theirs is the cycle.
@@ -202,6 +218,7 @@ pub async fn close(
 
 async fn write_cycle(
     tx: &mut Tx,
+    vault: &Vault,
     programme: &Programme,
     period: Period,
     payout_day: NaiveDate,
@@ -293,7 +310,7 @@ async fn write_cycle(
         .bind(store_id)
         .fetch_optional(&mut **tx)
         .await?;
-        let account = stored.and_then(stored_bank_account);
+        let account = stored.and_then(|s| stored_bank_account(vault, s));
         let net = draft.gross - draft.refunds;
         let amount_due = net + draft.carried_in;
         let fee = net.max(0) * programme.settlement.fee_basis_points / 10_000;
@@ -352,7 +369,12 @@ async fn write_cycle(
     .bind(programme.settlement.fee_basis_points)
     .bind(i64::try_from(payees.len()).unwrap_or(i64::MAX))
     .bind(transfer_total)
-    .bind(file)
+    // The file names every payee's account: it is sealed like the accounts themselves.
+    .bind(
+        file.map(|f| vault.seal_bytes(TRANSFER_FILE, &f))
+            .transpose()?
+            .map(String::into_bytes),
+    )
     .bind(to_millis(now))
     .bind(actor)
     .fetch_one(&mut **tx)
@@ -386,8 +408,8 @@ async fn write_cycle(
         .bind(account.map(|a| a.bank.as_str().to_string()))
         .bind(account.map(|a| a.branch.as_str().to_string()))
         .bind(account.map(|a| a.kind.as_str()))
-        .bind(account.map(|a| a.number.as_str().to_string()))
-        .bind(account.map(|a| a.holder.as_str().to_string()))
+        .bind(vault.seal_opt(ACCOUNT_NUMBER, account.map(|a| a.number.as_str()))?)
+        .bind(vault.seal_opt(ACCOUNT_HOLDER, account.map(|a| a.holder.as_str()))?)
         .execute(&mut **tx)
         .await?;
         for carried in &d.carried_lines {
@@ -473,14 +495,17 @@ fn summary(cycle: &CycleRow, lines: &[SettlementLine]) -> SettlementSummary {
     }
 }
 
-fn to_line(row: LineRow) -> (SettlementLine, Option<BankAccountView>) {
-    let account = stored_bank_account((
-        row.bank_code,
-        row.branch_code,
-        row.account_type,
-        row.account_number,
-        row.account_holder,
-    ));
+fn to_line(vault: &Vault, row: LineRow) -> (SettlementLine, Option<BankAccountView>) {
+    let account = stored_bank_account(
+        vault,
+        (
+            row.bank_code,
+            row.branch_code,
+            row.account_type,
+            row.account_number,
+            row.account_holder,
+        ),
+    );
     (
         SettlementLine {
             store_id: row.store_id,
@@ -544,7 +569,7 @@ pub async fn load(
     let mut lines = Vec::with_capacity(rows.len());
     let mut accounts = BTreeMap::new();
     for row in rows {
-        let (line, account) = to_line(row);
+        let (line, account) = to_line(db.vault(), row);
         if let Some(account) = account {
             accounts.insert(line.store_id, account);
         }
@@ -556,7 +581,14 @@ pub async fn load(
             summary: summary(&cycle, &lines),
             lines,
         },
-        transfer_file: cycle.transfer_file,
+        transfer_file: cycle
+            .transfer_file
+            .map(|sealed| {
+                let text =
+                    String::from_utf8(sealed).map_err(|_| crate::vault::VaultError::Format)?;
+                db.vault().open_bytes(TRANSFER_FILE, &text)
+            })
+            .transpose()?,
         accounts,
     }))
 }

@@ -12,6 +12,7 @@ use crate::db::Db;
 use crate::ledger;
 use crate::programme::Programme;
 use crate::residents::{Kana, PostalCode, ResidentError};
+use crate::vault::{Vault, VaultError};
 use crate::zengin::{BankAccount, BankError, DepositKind};
 use chiiki_core::protocol::{
     CreateStore, Industry, SizeClass, StoreDetail, StoreRecord, StoreStatus, StoreSummary,
@@ -38,6 +39,8 @@ pub enum StoreError {
     InvalidTransition { from: StoreStatus, to: StoreStatus },
     #[error(transparent)]
     Ledger(#[from] ledger::LedgerError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -349,6 +352,7 @@ pub async fn apply(
 ) -> Result<StoreRecord, StoreError> {
     let store = &app.store;
     let bank = &app.bank;
+    let vault = db.vault();
     let mut tx = db.begin().await?;
     let id = sqlx::query_scalar::<_, i64>(
         "INSERT INTO stores (name, kana, romanised_name, industry, district, address, postal_code,
@@ -367,15 +371,15 @@ pub async fn apply(
     .bind(&store.postal_code)
     .bind(to_millis(now))
     .bind(app.size_class.as_str())
-    .bind(&app.representative)
-    .bind(&app.contact_name)
-    .bind(app.phone.as_str())
-    .bind(&app.email)
+    .bind(vault.seal("stores.representative", &app.representative)?)
+    .bind(vault.seal("stores.contact_name", &app.contact_name)?)
+    .bind(vault.seal("stores.phone", app.phone.as_str())?)
+    .bind(vault.seal_opt("stores.email", app.email.as_deref())?)
     .bind(bank.bank.as_str())
     .bind(bank.branch.as_str())
     .bind(bank.kind.as_str())
-    .bind(bank.number.as_str())
-    .bind(bank.holder.as_str())
+    .bind(vault.seal(ACCOUNT_NUMBER, bank.number.as_str())?)
+    .bind(vault.seal(ACCOUNT_HOLDER, bank.holder.as_str())?)
     .fetch_one(&mut *tx)
     .await?;
     ledger::open_store_account(&mut tx, id, now).await?;
@@ -398,8 +402,8 @@ pub async fn set_bank_account(
     .bind(bank.bank.as_str())
     .bind(bank.branch.as_str())
     .bind(bank.kind.as_str())
-    .bind(bank.number.as_str())
-    .bind(bank.holder.as_str())
+    .bind(db.vault().seal(ACCOUNT_NUMBER, bank.number.as_str())?)
+    .bind(db.vault().seal(ACCOUNT_HOLDER, bank.holder.as_str())?)
     .bind(to_millis(now))
     .bind(id)
     .execute(db.writer())
@@ -419,12 +423,20 @@ pub type StoredAccount = (
     Option<String>,
 );
 
-/// A bank account from stored columns, checked again against today's bank code data set;
-/// `None` when there is none or it no longer checks (a branch merged away, say).
-pub fn stored_bank_account(stored: StoredAccount) -> Option<BankAccount> {
+/// Vault field names of the sealed bank account columns (the same in every table that keeps
+/// an account: `stores` and `settlement_lines`).
+pub const ACCOUNT_NUMBER: &str = "bank.account_number";
+pub const ACCOUNT_HOLDER: &str = "bank.account_holder";
+
+/// A bank account from stored columns (number and holder sealed), checked again against
+/// today's bank code data set; `None` when there is none, it does not open, or it no longer
+/// checks (a branch merged away, say).
+pub fn stored_bank_account(vault: &Vault, stored: StoredAccount) -> Option<BankAccount> {
     let (Some(bank), Some(branch), Some(kind), Some(number), Some(holder)) = stored else {
         return None;
     };
+    let number = vault.open(ACCOUNT_NUMBER, &number).ok()?;
+    let holder = vault.open(ACCOUNT_HOLDER, &holder).ok()?;
     let kind = DepositKind::parse(&kind)?;
     BankAccount::parse(&bank, &branch, kind, &number, &holder).ok()
 }
@@ -460,7 +472,7 @@ struct FullRow {
     account_holder: Option<String>,
 }
 
-fn full_to_record(row: FullRow) -> Result<StoreRecord, StoreError> {
+fn full_to_record(vault: &Vault, row: FullRow) -> Result<StoreRecord, StoreError> {
     let store = to_detail((
         row.id,
         row.name,
@@ -473,20 +485,24 @@ fn full_to_record(row: FullRow) -> Result<StoreRecord, StoreError> {
         row.status,
         row.updated_at,
     ))?;
-    let account = stored_bank_account((
-        row.bank_code,
-        row.branch_code,
-        row.account_type,
-        row.account_number,
-        row.account_holder,
-    ));
+    let account = stored_bank_account(
+        vault,
+        (
+            row.bank_code,
+            row.branch_code,
+            row.account_type,
+            row.account_number,
+            row.account_holder,
+        ),
+    );
+    let open = |field: &str, value: Option<String>| vault.open_opt(field, value.as_deref());
     Ok(StoreRecord {
         store,
         size_class: row.size_class.as_deref().and_then(SizeClass::parse),
-        representative: row.representative,
-        contact_name: row.contact_name,
-        phone: row.phone,
-        email: row.email,
+        representative: open("stores.representative", row.representative)?,
+        contact_name: open("stores.contact_name", row.contact_name)?,
+        phone: open("stores.phone", row.phone)?,
+        email: open("stores.email", row.email)?,
         bank_account: account.map(|b| application::bank_view(&b)),
         status_reason: row.status_reason,
         applied_at: row.applied_at.map(from_millis),
@@ -502,7 +518,7 @@ pub async fn record(db: &Db, id: i64) -> Result<StoreRecord, StoreError> {
     .fetch_optional(db.writer())
     .await?
     .ok_or(StoreError::Unknown)?;
-    full_to_record(row)
+    full_to_record(db.vault(), row)
 }
 
 /// Stores for staff, oldest first, optionally only those with one status (e.g. the pending
@@ -515,7 +531,9 @@ pub async fn list(db: &Db, status: Option<StoreStatus>) -> Result<Vec<StoreRecor
     .bind(status.map(status_name).unwrap_or(""))
     .fetch_all(db.reader())
     .await?;
-    rows.into_iter().map(full_to_record).collect()
+    rows.into_iter()
+        .map(|row| full_to_record(db.vault(), row))
+        .collect()
 }
 
 /// Approved stores, in id order (the promotion kit prints a poster for each).
