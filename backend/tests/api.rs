@@ -1079,3 +1079,24 @@ async fn operations_endpoints_tell_how_the_service_is_doing() {
         "alive while draining"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sale_requests_are_rate_limited_per_account() {
+    let app = spawn_app_with_limits(chiiki_backend::ops::limits::Limits::default()).await;
+    let (_, token) = app.resident("09064646464").await;
+    let mut statuses = Vec::new();
+    for _ in 0..21 {
+        let res = app
+            .http
+            .put(app.url("/api/v1/me/sale/application"))
+            .bearer_auth(&token)
+            .json(&json!({"sets": 1}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    // Twenty changes in a burst are heard (the window is closed, so they are refused), then 429.
+    assert!(statuses[..20].iter().all(|s| *s != 429), "{statuses:?}");
+    assert_eq!(statuses[20], 429, "{statuses:?}");
+}

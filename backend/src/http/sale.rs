@@ -8,7 +8,7 @@
 
 use super::AppState;
 use super::error::{ApiError, sale_busy};
-use super::extract::{ApiJson, ApiPath, Auth, IdempotencyHeader};
+use super::extract::{ApiJson, ApiPath, Auth, ClientIp, IdempotencyHeader, limit};
 use super::idempotent::{self, TxFuture};
 use crate::auth::{AuthError, Principal, PrincipalKind};
 use crate::idempotency::{IdempotencyKey, StoredResponse};
@@ -41,7 +41,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route_layer(middleware::from_fn_with_state(
             state.sale.admission.clone(),
             admit,
-        ));
+        ))
+        .route_layer(middleware::from_fn_with_state(state.clone(), limit_per_ip));
     Router::new()
         .merge(gated)
         .route(
@@ -57,6 +58,19 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             post(counter_payment),
         )
         .route(paths::ADMIN_SALE_COUNTER_PURCHASES, post(counter_purchase))
+}
+
+/// One address may not take the whole admission gate.
+async fn limit_per_ip(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    request: Request,
+    next: Next,
+) -> Response {
+    match limit(&state.limits.sale_per_ip, &ip, &state) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => refused.into_response(),
+    }
 }
 
 async fn admit(State(gate): State<Admission>, request: Request, next: Next) -> Response {
@@ -116,6 +130,7 @@ pub async fn apply(
     ApiJson(req, _): ApiJson<ApplicationRequest>,
 ) -> Result<Json<SaleApplication>, ApiError> {
     let resident_id = who.resident_id()?;
+    limit(&state.limits.sale_per_account, &who.actor(), &state)?;
     let sets = SetCount::parse(req.sets, &state.programme)?;
     let application = applications::apply(
         &state.db,
@@ -136,6 +151,7 @@ pub async fn withdraw(
     Auth(who): Auth,
 ) -> Result<StatusCode, ApiError> {
     let resident_id = who.resident_id()?;
+    limit(&state.limits.sale_per_account, &who.actor(), &state)?;
     applications::withdraw(&state.db, &state.programme, resident_id, state.clock.now()).await?;
     tracing::info!(resident_id, "sale application withdrawn");
     Ok(StatusCode::NO_CONTENT)
@@ -152,6 +168,7 @@ pub async fn order(
     ApiJson(req, body): ApiJson<OrderRequest>,
 ) -> Result<Response, ApiError> {
     let resident_id = who.resident_id()?;
+    limit(&state.limits.sale_per_account, &who.actor(), &state)?;
     let key = IdempotencyKey::new(
         &who.actor(),
         raw_key.as_deref(),

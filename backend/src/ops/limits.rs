@@ -95,6 +95,11 @@ pub struct Limits {
     pub register_per_ip: KeyedLimiter,
     /// Payment attempts (PIN checks) per resident, on top of the PIN lockout.
     pub pin_per_account: KeyedLimiter,
+    /// Sale requests (applications, orders, the sale page) per client address; the admission
+    /// gate bounds them all together, this keeps one address from taking the gate.
+    pub sale_per_ip: KeyedLimiter,
+    /// Changes to a resident's application and orders.
+    pub sale_per_account: KeyedLimiter,
 }
 
 impl Limits {
@@ -105,6 +110,8 @@ impl Limits {
             login_per_account: KeyedLimiter::new(Rate::per_minute(10 * s, 5 * s)),
             register_per_ip: KeyedLimiter::new(Rate::per_minute(10 * s, 10 * s)),
             pin_per_account: KeyedLimiter::new(Rate::per_minute(30 * s, 30 * s)),
+            sale_per_ip: KeyedLimiter::new(Rate::per_minute(120 * s, 120 * s)),
+            sale_per_account: KeyedLimiter::new(Rate::per_minute(20 * s, 10 * s)),
         }
     }
 }
