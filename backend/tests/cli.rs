@@ -153,22 +153,7 @@ async fn the_demo_serves_midori_with_the_documented_logins() {
 async fn staff_add_then_serve_brings_up_an_empty_system() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/chiiki.db", dir.path().display());
-    let status = Command::new(env!("CARGO_BIN_EXE_chiiki"))
-        .args([
-            "staff",
-            "add",
-            "--database-url",
-            &url,
-            "--login",
-            "root",
-            "--role",
-            "administrator",
-        ])
-        .env("CHIIKI_STAFF_PASSWORD", "a-long-password")
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    add_root(&url);
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_chiiki"))
         .args([
@@ -219,6 +204,18 @@ async fn staff_add_then_serve_brings_up_an_empty_system() {
         .status()
         .unwrap();
     assert!(!bad.success(), "an unsupported database is refused");
+}
+
+/// `chiiki staff add` of an administrator `root` / `a-long-password`.
+fn add_root(url: &str) {
+    let status = chiiki()
+        .args(["staff", "add", "--database-url", url, "--login", "root"])
+        .args(["--role", "administrator"])
+        .env("CHIIKI_STAFF_PASSWORD", "a-long-password")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
 }
 
 fn chiiki() -> Command {
@@ -300,22 +297,7 @@ async fn logs_record_requests_but_never_personal_data() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     let url = format!("sqlite://{}/chiiki.db", dir.path().display());
-    let status = chiiki()
-        .args([
-            "staff",
-            "add",
-            "--database-url",
-            &url,
-            "--login",
-            "root",
-            "--role",
-            "administrator",
-        ])
-        .env("CHIIKI_STAFF_PASSWORD", "a-long-password")
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    add_root(&url);
     let port = free_port();
     let stderr_file = dir.path().join("stderr.log");
     let child = chiiki()
@@ -467,22 +449,7 @@ async fn backup_and_restore_round_trip_through_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/chiiki.db", dir.path().display());
     let backups = dir.path().join("backups");
-    let status = chiiki()
-        .args([
-            "staff",
-            "add",
-            "--database-url",
-            &url,
-            "--login",
-            "root",
-            "--role",
-            "administrator",
-        ])
-        .env("CHIIKI_STAFF_PASSWORD", "a-long-password")
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    add_root(&url);
     for _ in 0..9 {
         let status = chiiki()
             .args(["backup", "--database-url", &url, "--keep", "7"])
