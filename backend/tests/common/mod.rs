@@ -359,6 +359,38 @@ impl TestApp {
     }
 }
 
+/// Arbitrary JSON request bodies for the "no body makes the server fail" tests: the generic
+/// leaves plus `extra_leaves` (values an endpoint half-accepts), nested up to two levels in
+/// arrays and in objects whose keys are drawn from `fields` (the names the endpoints read).
+pub fn json_bodies(
+    fields: &'static [&'static str],
+    extra_leaves: Vec<serde_json::Value>,
+) -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    let generic = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        (-3i64..5).prop_map(serde_json::Value::from),
+        any::<f64>().prop_map(|f| serde_json::json!(f)),
+        "\\PC{0,12}".prop_map(serde_json::Value::from),
+    ];
+    let leaf = if extra_leaves.is_empty() {
+        generic.boxed()
+    } else {
+        prop_oneof![generic, proptest::sample::select(extra_leaves)].boxed()
+    };
+    let key = proptest::sample::select(fields);
+    leaf.prop_recursive(2, 12, 6, move |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+            proptest::collection::btree_map(key.clone(), inner, 0..7).prop_map(|m| {
+                serde_json::Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            }),
+        ]
+    })
+}
+
 pub async fn error_code(res: reqwest::Response) -> (u16, ErrorCode) {
     let status = res.status().as_u16();
     let body: ErrorBody = res.json().await.expect("error body");
