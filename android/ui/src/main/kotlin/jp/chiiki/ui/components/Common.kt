@@ -24,6 +24,7 @@ import androidx.compose.material3.OutlinedButton
 import androidx.compose.material3.Surface
 import androidx.compose.material3.Text
 import androidx.compose.runtime.Composable
+import androidx.compose.runtime.staticCompositionLocalOf
 import androidx.compose.ui.Alignment
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.platform.LocalDensity
@@ -95,6 +96,12 @@ fun SecondaryButton(
     }
 }
 
+/**
+ * True where a screen is drawn as a still picture (the screenshot renders): spinners are drawn
+ * as a fixed arc then, since an endless animation's frame depends on thread timing.
+ */
+val LocalStillPicture = staticCompositionLocalOf { false }
+
 /** A spinner with the core's words beside it; TalkBack reads the words when they appear. */
 @Composable
 fun Busy(message: String, modifier: Modifier = Modifier) {
@@ -103,7 +110,11 @@ fun Busy(message: String, modifier: Modifier = Modifier) {
         horizontalAlignment = Alignment.CenterHorizontally,
         verticalArrangement = Arrangement.spacedBy(16.dp),
     ) {
-        CircularProgressIndicator(Modifier.size(48.dp))
+        if (LocalStillPicture.current) {
+            CircularProgressIndicator(progress = { 0.3f }, modifier = Modifier.size(48.dp))
+        } else {
+            CircularProgressIndicator(Modifier.size(48.dp))
+        }
         Text(
             message,
             style = MaterialTheme.typography.bodyLarge,

@@ -6,6 +6,7 @@ package jp.chiiki.ui.screenshots
 
 import androidx.compose.foundation.background
 import androidx.compose.foundation.layout.Box
+import androidx.compose.runtime.CompositionLocalProvider
 import androidx.compose.ui.ImageComposeScene
 import androidx.compose.ui.graphics.Color
 import androidx.compose.ui.text.font.FontFamily
@@ -15,6 +16,7 @@ import androidx.compose.ui.unit.Density
 import java.io.File
 import jp.chiiki.ui.ChiikiApp
 import jp.chiiki.ui.Chrome
+import jp.chiiki.ui.components.LocalStillPicture
 import jp.chiiki.ui.theme.ChiikiTheme
 import org.jetbrains.skia.Bitmap
 import org.jetbrains.skia.EncodedImageFormat
@@ -87,13 +89,15 @@ class ScreenshotTest {
             density = Density(PX_PER_DP, fontScale = sample.fontScale),
         ) {
             ChiikiTheme(dark = sample.dark, font = japanese) {
-                ChiikiApp(
-                    ui = sample.ui,
-                    shell = sample.shell,
-                    onAction = {},
-                    // Stands in for CameraX's preview, which only a phone has.
-                    cameraPreview = { modifier -> Box(modifier.background(Color(0xFF2B2B2B))) },
-                )
+                CompositionLocalProvider(LocalStillPicture provides true) {
+                    ChiikiApp(
+                        ui = sample.ui,
+                        shell = sample.shell,
+                        onAction = {},
+                        // Stands in for CameraX's preview, which only a phone has.
+                        cameraPreview = { modifier -> Box(modifier.background(Color(0xFF2B2B2B))) },
+                    )
+                }
             }
         }
         try {
