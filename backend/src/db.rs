@@ -48,6 +48,8 @@ pub struct Db {
     read: AnyPool,
     /// Seals personal data on its way in and opens it on its way out.
     vault: Arc<Vault>,
+    /// The server's URL, for connections outside the pools (PostgreSQL's LISTEN).
+    url: Arc<str>,
 }
 
 impl Db {
@@ -73,6 +75,7 @@ impl Db {
                     write,
                     read,
                     vault: Arc::new(Vault::ephemeral()?),
+                    url: url.into(),
                 })
             }
             Engine::Postgres => {
@@ -86,6 +89,7 @@ impl Db {
                     write: pool.clone(),
                     read: pool,
                     vault: Arc::new(Vault::ephemeral()?),
+                    url: url.into(),
                 })
             }
         }
@@ -115,6 +119,16 @@ impl Db {
 
     pub fn vault(&self) -> &Vault {
         &self.vault
+    }
+
+    /// The vault itself, for another connection to the same database.
+    pub fn shared_vault(&self) -> Arc<Vault> {
+        self.vault.clone()
+    }
+
+    /// The connection URL of a PostgreSQL database (`None` for SQLite).
+    pub fn postgres_url(&self) -> Option<&str> {
+        (self.engine == Engine::Postgres).then_some(&*self.url)
     }
 
     /// Makes sure the configured keys are the ones this database's personal data was sealed

@@ -35,6 +35,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     crate::ops::metrics::handle();
+    let _relay = state
+        .stores
+        .feed
+        .relay(&state.db)
+        .await
+        .map_err(std::io::Error::other)?;
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -61,6 +67,12 @@ pub async fn serve_tls(
         stopper.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
     });
     listener.set_nonblocking(true)?;
+    let _relay = state
+        .stores
+        .feed
+        .relay(&state.db)
+        .await
+        .map_err(std::io::Error::other)?;
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum_server::from_tcp_rustls(listener, config)?
         .handle(handle)

@@ -811,6 +811,66 @@ async fn next_event(
     }
 }
 
+/// Two server processes on one PostgreSQL database (as behind a load balancer): a payment taken
+/// by one reaches the store's stream held open on the other. SQLite runs one process by design.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_payment_reaches_the_store_through_another_server() {
+    let app = spawn_app().await;
+    if app.db.postgres_url().is_none() {
+        return;
+    }
+    let admin = app.staff("admin", Role::Administrator).await;
+    let (store, cashier) = store_with_staff(&app, &admin, "みどり商店", "S0001").await;
+    let (resident_id, token) = app.resident("09050505061").await;
+    app.charge(&admin, resident_id, 10_000).await;
+
+    // The second server: its own pools and feed, the same database and keys.
+    let db = chiiki_backend::db::Db::connect(&app.url)
+        .await
+        .unwrap()
+        .with_vault(app.db.shared_vault());
+    let state =
+        chiiki_backend::AppState::new(db, (*app.programme).clone(), app.clock.clone(), settings());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(chiiki_backend::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+
+    let mut stream = app
+        .http
+        .get(format!("{other}{}", paths::STORE_PAYMENTS_STREAM))
+        .bearer_auth(&cashier)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut buffer = String::new();
+    assert_eq!(
+        app.pay(&token, "relay-1", store.id, 700, "1234")
+            .await
+            .status(),
+        201
+    );
+    let event = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        next_event(&mut stream, &mut buffer, "payment"),
+    )
+    .await
+    .expect("the payment taken by the first server arrives through the second within a second");
+    assert_eq!(event["message"], "¥700 受け取りました");
+    assert_eq!(event["store_id"], store.id);
+    // Exactly once: the next thing on the stream is not the same payment again.
+    let again = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        next_event(&mut stream, &mut buffer, "payment"),
+    )
+    .await;
+    assert!(again.is_err(), "the payment is announced once");
+    drop(stop);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn store_staff_see_each_payment_within_a_second() {
     let app = spawn_app().await;
@@ -1110,6 +1170,7 @@ async fn settlement_pays_each_store_what_the_ledger_holds() {
             &mut tx,
             resident_id,
             Yen(200),
+            now + chrono::Duration::days(365),
             "staff:1",
             json!({}),
             now,

@@ -1,36 +1,133 @@
 //! The live feed of payments and refunds for store staff: handlers publish an event after the
 //! transaction that made it committed; each store's open streams pick out their own store's
-//! events. In-process only: with several server processes a stream sees the payments its own
-//! process handled, so the store app also refreshes the day's sales (docs/stores.md).
+//! events. On SQLite (one server process) events go straight to the process's streams. On
+//! PostgreSQL, where several server processes share the database, every event goes through
+//! `NOTIFY` and each process relays what it hears to its own streams, so a store hears a payment
+//! whichever process took it.
 
-use crate::db::Tx;
+use crate::db::{Db, Tx};
 use chiiki_core::protocol::{PaymentReceipt, RefundReceipt, StoreEventKind, StorePaymentEvent};
+use sqlx::postgres::PgListener;
 use std::sync::{Arc, Mutex};
-use tokio::sync::broadcast;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
 
 /// Events a slow stream may fall behind by before it misses some (and is told to refresh).
 const CAPACITY: usize = 1024;
 
+/// PostgreSQL's channel for the feed.
+const CHANNEL: &str = "chiiki_store_feed";
+
 #[derive(Debug, Clone)]
 pub struct PaymentFeed {
     sender: broadcast::Sender<StorePaymentEvent>,
+    /// Set while the feed relays through PostgreSQL: events queue here for `NOTIFY`.
+    outbox: Arc<Mutex<Option<mpsc::UnboundedSender<StorePaymentEvent>>>>,
 }
 
 impl Default for PaymentFeed {
     fn default() -> Self {
         let (sender, _) = broadcast::channel(CAPACITY);
-        PaymentFeed { sender }
+        PaymentFeed {
+            sender,
+            outbox: Arc::default(),
+        }
     }
 }
 
 impl PaymentFeed {
-    /// Tells every open stream; nobody listening is fine.
+    /// Tells every open stream (of every process, when relaying); nobody listening is fine.
     pub fn publish(&self, event: StorePaymentEvent) {
-        let _ = self.sender.send(event);
+        let unsent = match self.outbox.lock().ok().as_deref() {
+            Some(Some(outbox)) => outbox.send(event).err().map(|e| e.0),
+            _ => Some(event),
+        };
+        if let Some(event) = unsent {
+            let _ = self.sender.send(event);
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<StorePaymentEvent> {
         self.sender.subscribe()
+    }
+
+    /// On PostgreSQL, starts relaying events through `NOTIFY`/`LISTEN` until the returned guard
+    /// is dropped (the server stopped). Nothing to do on SQLite.
+    pub async fn relay(&self, db: &Db) -> Result<Option<Relay>, sqlx::Error> {
+        let Some(url) = db.postgres_url() else {
+            return Ok(None);
+        };
+        let mut listener = PgListener::connect(url).await?;
+        listener.listen(CHANNEL).await?;
+        let (outbox, mut queue) = mpsc::unbounded_channel::<StorePaymentEvent>();
+        let pool = db.writer().clone();
+        let local = self.sender.clone();
+        // One task sends, in order; if the database cannot take a notification, this process's
+        // own streams still hear it (the others' apps refresh the day's sales).
+        let notifier = tokio::spawn(async move {
+            while let Some(event) = queue.recv().await {
+                let sent = match serde_json::to_string(&event) {
+                    Ok(json) => sqlx::query("SELECT pg_notify($1, $2)")
+                        .bind(CHANNEL)
+                        .bind(json)
+                        .execute(&pool)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(error) = sent {
+                    tracing::warn!(kind = "failure", %error, "store feed: NOTIFY failed");
+                    let _ = local.send(event);
+                }
+            }
+        });
+        let local = self.sender.clone();
+        let listening = tokio::spawn(async move {
+            loop {
+                match listener.recv().await {
+                    Ok(note) => match serde_json::from_str::<StorePaymentEvent>(note.payload()) {
+                        Ok(event) => {
+                            let _ = local.send(event);
+                        }
+                        Err(error) => {
+                            tracing::warn!(kind = "failure", %error, "store feed: unreadable note");
+                        }
+                    },
+                    Err(error) => {
+                        // PgListener reconnects on the next call; what was said meanwhile is
+                        // lost, which the apps cover by refreshing the day's sales.
+                        tracing::warn!(kind = "failure", %error, "store feed: LISTEN lost");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        if let Ok(mut slot) = self.outbox.lock() {
+            *slot = Some(outbox);
+        }
+        Ok(Some(Relay {
+            outbox: self.outbox.clone(),
+            tasks: [notifier, listening],
+        }))
+    }
+}
+
+/// Relaying through PostgreSQL lasts as long as this lives.
+#[derive(Debug)]
+pub struct Relay {
+    outbox: Arc<Mutex<Option<mpsc::UnboundedSender<StorePaymentEvent>>>>,
+    tasks: [tokio::task::JoinHandle<()>; 2],
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if let Ok(mut slot) = self.outbox.lock() {
+            *slot = None;
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
