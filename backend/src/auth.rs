@@ -127,16 +127,13 @@ pub async fn insert_credential(
 }
 
 async fn hash(secret: String, cost: HashCost) -> Result<String, AuthError> {
-    tokio::task::spawn_blocking(move || crypto::hash_secret(&secret, cost))
-        .await
-        .map_err(|e| CryptoError::Hash(e.to_string()))?
+    crypto::hashing(move || crypto::hash_secret(&secret, cost))
+        .await?
         .map_err(AuthError::from)
 }
 
 async fn verify(secret: String, stored: String) -> Result<bool, AuthError> {
-    tokio::task::spawn_blocking(move || crypto::verify_secret(&secret, &stored))
-        .await
-        .map_err(|e| AuthError::Crypto(CryptoError::Hash(e.to_string())))
+    Ok(crypto::hashing(move || crypto::verify_secret(&secret, &stored)).await?)
 }
 
 fn validate_login(login: &str) -> Result<(), AuthError> {
@@ -284,29 +281,9 @@ pub async fn login(
         return Err(AuthError::InvalidCredentials);
     }
     let kind = PrincipalKind::parse(&kind).ok_or(AuthError::InvalidCredentials)?;
-    let token = crypto::new_token()?;
     let mut tx = db.begin().await?;
-    let device_id = sqlx::query_scalar::<_, i64>(
-        "INSERT INTO devices (credential_id, name, public_key, created_at)
-         VALUES ($1, $2, $3, $4) RETURNING id",
-    )
-    .bind(credential_id)
-    .bind(device_name)
-    .bind(public_key)
-    .bind(to_millis(now))
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO sessions (token_hash, credential_id, device_id, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(crypto::token_hash(&token))
-    .bind(credential_id)
-    .bind(device_id)
-    .bind(to_millis(now))
-    .bind(to_millis(now + session_lifetime(kind)))
-    .execute(&mut *tx)
-    .await?;
+    let (token, device_id) =
+        open_session(&mut tx, credential_id, kind, device_name, public_key, now).await?;
     tx.commit().await?;
     let principal = describe(db, credential_id, kind, principal_id, device_id).await?;
     Ok(SessionCreated {
@@ -317,6 +294,41 @@ pub async fn login(
         resident_id: (kind == PrincipalKind::Resident).then_some(principal_id),
         store_id: principal.store_id,
     })
+}
+
+/// Registers a device of a credential whose secret was already checked and opens a session
+/// for it; returns the new bearer token and the device id.
+pub async fn open_session(
+    tx: &mut Tx,
+    credential_id: i64,
+    kind: PrincipalKind,
+    device_name: &str,
+    public_key: Option<Vec<u8>>,
+    now: DateTime<Utc>,
+) -> Result<(String, i64), AuthError> {
+    let token = crypto::new_token()?;
+    let device_id = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO devices (credential_id, name, public_key, created_at)
+         VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(credential_id)
+    .bind(device_name)
+    .bind(public_key)
+    .bind(to_millis(now))
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, credential_id, device_id, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(crypto::token_hash(&token))
+    .bind(credential_id)
+    .bind(device_id)
+    .bind(to_millis(now))
+    .bind(to_millis(now + session_lifetime(kind)))
+    .execute(&mut **tx)
+    .await?;
+    Ok((token, device_id))
 }
 
 /// How a typed login is stored: residents sign in with their phone number (typed any way:
@@ -460,9 +472,7 @@ pub async fn check_pin(
     }
     let pepper = db.vault().pin_pepper();
     let pin = pin.to_string();
-    let matches = tokio::task::spawn_blocking(move || crypto::verify_pin(&pin, &pepper, &stored))
-        .await
-        .map_err(|e| AuthError::Crypto(CryptoError::Hash(e.to_string())))?;
+    let matches = crypto::hashing(move || crypto::verify_pin(&pin, &pepper, &stored)).await?;
     if matches {
         sqlx::query(
             "UPDATE residents SET pin_failures = 0, pin_locked_until = NULL

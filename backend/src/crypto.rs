@@ -61,6 +61,31 @@ impl HashCost {
     }
 }
 
+/// Argon2 runs at most once per core at a time. Each run holds its memory (19 MiB for a
+/// password, 4 MiB for a PIN); a burst of payments queued on the blocking pool would otherwise
+/// hold hundreds of them at once (measured: 500 MB of RSS at 64 payments in flight), and more
+/// runs at once than cores finish no sooner.
+static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
+    )
+});
+
+/// Runs slow hashing work on the blocking pool, at most one run per core at a time.
+pub async fn hashing<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, CryptoError> {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .map_err(|e| CryptoError::Hash(e.to_string()))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| CryptoError::Hash(e.to_string()))
+}
+
 pub fn hash_secret(secret: &str, cost: HashCost) -> Result<String, CryptoError> {
     let hash = cost
         .argon2()?

@@ -97,6 +97,14 @@ impl FormKey {
         })
     }
 
+    /// A token bound to a nonce the caller already shares with the browser (a signed-in
+    /// page derives it from the session cookie), so that no extra cookie is needed.
+    pub fn issue_bound(&self, nonce: &str, now: DateTime<Utc>) -> String {
+        let issued = now.timestamp();
+        let mac = URL_SAFE_NO_PAD.encode(self.mac(nonce, issued).as_ref());
+        format!("{nonce}.{issued}.{mac}")
+    }
+
     pub fn check(
         &self,
         cookie: Option<&str>,
@@ -165,6 +173,17 @@ mod tests {
         let other = key.issue(now()).unwrap();
         assert_eq!(
             key.check(Some(&other.cookie), &issued.token, now()),
+            Err(CsrfError::CookieMismatch)
+        );
+    }
+
+    #[test]
+    fn a_bound_token_passes_only_with_its_nonce() {
+        let key = FormKey::from_bytes(&[7; 32]);
+        let token = key.issue_bound("session-nonce", now());
+        assert_eq!(key.check(Some("session-nonce"), &token, now()), Ok(()));
+        assert_eq!(
+            key.check(Some("other-nonce"), &token, now()),
             Err(CsrfError::CookieMismatch)
         );
     }

@@ -336,12 +336,15 @@ const RESIDENTS: [ResidentSeed; 8] = [
     ),
 ];
 
-/// Fills an empty, migrated database with the demo data set.
+/// Fills an empty, migrated database with the demo data set. Without `draw_lottery` the
+/// applications stand undrawn (for trying the lottery in the staff console), so nobody has
+/// bought sets yet.
 pub async fn seed_demo(
     db: &Db,
     programme: &Programme,
     cost: HashCost,
     now: DateTime<Utc>,
+    draw_lottery: bool,
 ) -> Result<(), DemoError> {
     auth::create_staff(
         db,
@@ -453,12 +456,14 @@ pub async fn seed_demo(
     }
     let drawn_at = programme.application.end() + Duration::hours(10);
     let demo_seed = Seed::parse(DEMO_SEED).map_err(seed)?;
-    lottery::commit(db, programme, &demo_seed.commitment(), "staff:1", drawn_at)
-        .await
-        .map_err(seed)?;
-    lottery::draw(db, programme, &demo_seed, "staff:1", drawn_at)
-        .await
-        .map_err(seed)?;
+    if draw_lottery {
+        lottery::commit(db, programme, &demo_seed.commitment(), "staff:1", drawn_at)
+            .await
+            .map_err(seed)?;
+        lottery::draw(db, programme, &demo_seed, "staff:1", drawn_at)
+            .await
+            .map_err(seed)?;
+    }
     for (n, (id, (_, _, _, _, _, _, _, charged))) in ids.iter().zip(RESIDENTS.iter()).enumerate() {
         let id = *id;
         let earlier = now - Duration::days(20);
@@ -496,7 +501,13 @@ pub async fn seed_demo(
         }
         // A little history: a few payments at stores in the resident's own district.
         if order.is_some() || *charged > 0 {
+            // Without bought sets (the lottery left undrawn) only charged money can be spent.
+            let mut left = if order.is_some() { i64::MAX } else { *charged };
             for (k, amount) in [1200, 860, 2400].into_iter().enumerate() {
+                if amount > left {
+                    continue;
+                }
+                left -= amount;
                 let store_id = store_ids[(n * 3 + k) % store_ids.len()];
                 let input = PaymentInput {
                     resident_id: id,
@@ -509,6 +520,98 @@ pub async fn seed_demo(
                 ledger::pay(&mut tx, input, at).await.map_err(seed)?;
             }
         }
+        tx.commit().await.map_err(seed)?;
+    }
+    seed_points(db, programme, ids.first().copied(), now).await
+}
+
+/// A few community points events around today, and the demo resident's past participations.
+async fn seed_points(
+    db: &Db,
+    programme: &Programme,
+    resident: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<(), DemoError> {
+    use crate::points::{claims, events};
+    use chiiki_core::protocol::{PointsEventSpec, PointsFrequency};
+    let specs = [
+        (
+            "渡良瀬川河川敷クリーン作戦",
+            "大間々町 高津戸峡 河川敷",
+            "ごみ袋と軍手は受付でお渡しします。",
+            100,
+            now - Duration::hours(1),
+            now + Duration::days(7),
+            Some(200),
+            PointsFrequency::Once,
+        ),
+        (
+            "特定健診・がん検診の受診",
+            "みどり市保健福祉センター",
+            "受診後、受付のQRコードを読み取ってください。",
+            500,
+            now - Duration::days(30),
+            now + Duration::days(60),
+            None,
+            PointsFrequency::Once,
+        ),
+        (
+            "朝のラジオ体操",
+            "笠懸町 鹿の川沼公園",
+            "毎朝6時30分から。参加した日ごとにポイントが付きます。",
+            10,
+            now - Duration::days(10),
+            now + Duration::days(20),
+            Some(100),
+            PointsFrequency::Daily,
+        ),
+    ];
+    let mut created = Vec::new();
+    for (name, place, description, points, starts_at, ends_at, capacity, frequency) in specs {
+        let spec = PointsEventSpec {
+            name: name.into(),
+            place: place.into(),
+            description: description.into(),
+            points: Yen(points),
+            starts_at,
+            ends_at,
+            capacity,
+            frequency,
+        };
+        let spec = events::EventSpec::parse(&spec, &programme.points).map_err(seed)?;
+        let event = events::create(
+            db,
+            &programme.id,
+            &spec,
+            "staff:1",
+            now - Duration::days(31),
+        )
+        .await
+        .map_err(seed)?;
+        created.push(event.id);
+    }
+    let Some(resident) = resident else {
+        return Ok(());
+    };
+    // The demo resident had a check-up a week ago and did the exercises on three mornings.
+    let claims = [
+        (created[1], now - Duration::days(7)),
+        (created[2], now - Duration::days(3)),
+        (created[2], now - Duration::days(2)),
+        (created[2], now - Duration::days(1)),
+    ];
+    for (event_id, at) in claims {
+        let mut tx = db.begin().await.map_err(seed)?;
+        claims::claim(
+            &mut tx,
+            &programme.id,
+            &programme.points,
+            resident,
+            event_id,
+            at,
+        )
+        .await
+        .map_err(seed)?;
         tx.commit().await.map_err(seed)?;
     }
     Ok(())

@@ -11,7 +11,8 @@
 //!    the purses it came from (the latest drawn first).
 //! 5. Transfers are never updated or deleted (the database refuses it too).
 //! 6. Expiry moves only what is left in premium purses whose expiry has passed, and only to
-//!    the issue's expired account.
+//!    the issue's expired account; lapsed points go from their points purse to the points'
+//!    expired account (issue `points`). Points purses are one per resident and expiry day.
 //! 7. A payout moves money from a store's account to the settled account; a bank return
 //!    reverses one payout, once, back to the same store. A store's account may be negative for
 //!    a while (a refund after a cutoff whose cycle was already paid out); the next cycle's
@@ -291,10 +292,16 @@ impl PurseState {
     fn leg(&self, amount: Yen) -> Leg {
         Leg {
             purse: self.kind(),
-            issue: (!self.issue.is_empty()).then(|| self.issue.clone()),
+            issue: wire_issue(self.kind(), &self.issue),
             amount,
         }
     }
+}
+
+/// The issue clients see: the programme of a premium purse. Points purses are keyed by their
+/// expiry day internally (`points-YYYYMMDD`); clients read the expiry itself instead.
+fn wire_issue(kind: PurseKind, issue: &str) -> Option<String> {
+    (kind == PurseKind::Premium && !issue.is_empty()).then(|| issue.to_string())
 }
 
 async fn resident_purses<'e, E>(exec: E, resident_id: i64) -> LedgerResult<Vec<PurseState>>
@@ -498,11 +505,25 @@ pub async fn issue_sets(
     Ok(op)
 }
 
-/// Credits community points to a resident (the city's points issuer account → points purse).
+/// The issue name of points that lapse at `expires_at`: `points-YYYYMMDD`, the JST day the
+/// points can no longer be spent (points awarded on one day share a purse).
+pub fn points_issue(expires_at: DateTime<Utc>) -> String {
+    format!(
+        "points-{}",
+        chiiki_core::time::jst_date(expires_at).format("%Y%m%d")
+    )
+}
+
+/// The expired account's issue for lapsed points.
+pub const POINTS_EXPIRED_ISSUE: &str = "points";
+
+/// Credits community points to a resident (the city's points issuer account → the points
+/// purse of their expiry day). Returns the operation.
 pub async fn award_points(
     tx: &mut Tx,
     resident_id: i64,
     points: Yen,
+    expires_at: DateTime<Utc>,
     actor: &str,
     detail: serde_json::Value,
     now: DateTime<Utc>,
@@ -511,7 +532,15 @@ pub async fn award_points(
         return Err(LedgerError::AmountNotPositive);
     }
     lock_resident(tx, resident_id).await?;
-    let purse = account(tx, AccountKind::ResidentPoints, resident_id, "", None, now).await?;
+    let purse = account(
+        tx,
+        AccountKind::ResidentPoints,
+        resident_id,
+        &points_issue(expires_at),
+        Some(expires_at),
+        now,
+    )
+    .await?;
     let issuer = account(tx, AccountKind::IssuerPoints, 0, "", None, now).await?;
     let op = insert_operation(
         tx,
@@ -593,6 +622,64 @@ pub async fn expire_issue(
         let purse = Account {
             id: purse_id,
             kind: AccountKind::ResidentPremium,
+        };
+        transfer(tx, op, purse, expired, amount, None, now).await?;
+        done.purses += 1;
+        done.amount = Yen(done.amount.get() + amount.get());
+    }
+    Ok(done)
+}
+
+/// Moves what is left in up to `batch` points purses whose expiry has passed to the points'
+/// expired account, one `expiry` operation per purse. Idempotent like [`expire_issue`]: an
+/// emptied purse is not selected again; callers repeat until fewer than `batch` move.
+pub async fn expire_points(
+    tx: &mut Tx,
+    actor: &str,
+    batch: i64,
+    now: DateTime<Utc>,
+) -> LedgerResult<ExpiredBatch> {
+    let purses = sqlx::query_as::<_, (i64, i64, String)>(
+        "SELECT id, owner_id, issue FROM accounts
+         WHERE kind = 'resident_points' AND expires_at <= $1 AND balance > 0
+         ORDER BY id LIMIT $2",
+    )
+    .bind(to_millis(now))
+    .bind(batch)
+    .fetch_all(&mut **tx)
+    .await?;
+    if purses.is_empty() {
+        return Ok(ExpiredBatch::default());
+    }
+    let expired = account(tx, AccountKind::Expired, 0, POINTS_EXPIRED_ISSUE, None, now).await?;
+    let mut done = ExpiredBatch::default();
+    for (purse_id, resident_id, issue) in purses {
+        lock_resident(tx, resident_id).await?;
+        let balance = sqlx::query_scalar::<_, i64>("SELECT balance FROM accounts WHERE id = $1")
+            .bind(purse_id)
+            .fetch_one(&mut **tx)
+            .await?;
+        let amount = Yen(balance);
+        if !amount.is_positive() {
+            continue;
+        }
+        let op = insert_operation(
+            tx,
+            NewOperation {
+                kind: "expiry",
+                resident_id: Some(resident_id),
+                store_id: None,
+                amount,
+                parent_id: None,
+                actor,
+                detail: serde_json::json!({ "issue": issue }),
+                now,
+            },
+        )
+        .await?;
+        let purse = Account {
+            id: purse_id,
+            kind: AccountKind::ResidentPoints,
         };
         transfer(tx, op, purse, expired, amount, None, now).await?;
         done.purses += 1;
@@ -834,7 +921,7 @@ pub async fn refund(
         transfer(tx, op, store, purse, take, Some(leg_id), now).await?;
         out.push(Leg {
             purse: purse_kind,
-            issue: (!issue.is_empty()).then_some(issue),
+            issue: wire_issue(purse_kind, &issue),
             amount: take,
         });
         remaining = Yen(remaining.get() - take.get());
@@ -945,7 +1032,7 @@ pub async fn balance(
     let purses = resident_purses(pool, resident_id).await?;
     let points = purses
         .iter()
-        .filter(|p| p.kind() == PurseKind::Points)
+        .filter(|p| p.kind() == PurseKind::Points && !p.is_expired(now))
         .map(|p| p.balance)
         .sum();
     Ok(Balance {
@@ -955,7 +1042,7 @@ pub async fn balance(
             .iter()
             .map(|p| Purse {
                 kind: p.kind(),
-                issue: (!p.issue.is_empty()).then(|| p.issue.clone()),
+                issue: wire_issue(p.kind(), &p.issue),
                 balance: p.balance,
                 expires_at: p.expires_at,
             })
@@ -1064,7 +1151,7 @@ pub async fn history(
             let Some(purse) = AccountKind::purse(leg_kind) else {
                 continue;
             };
-            let issue = (!issue.is_empty()).then(|| issue.clone());
+            let issue = wire_issue(purse, issue);
             // A set purchase credits one purse twice (price and premium): show it once.
             match op_legs
                 .iter_mut()
@@ -1185,14 +1272,15 @@ pub async fn check_invariants(pool: &AnyPool) -> LedgerResult<Vec<String>> {
          JOIN accounts d ON d.id = t.debit_account
          JOIN accounts c ON c.id = t.credit_account
          WHERE o.kind = 'expiry'
-           AND (d.kind <> 'resident_premium' OR c.kind <> 'expired' OR c.issue <> d.issue
-                OR d.expires_at IS NULL OR d.expires_at > t.created_at)",
+           AND (c.kind <> 'expired' OR d.expires_at IS NULL OR d.expires_at > t.created_at
+                OR NOT ((d.kind = 'resident_premium' AND c.issue = d.issue)
+                     OR (d.kind = 'resident_points' AND c.issue = 'points')))",
     )
     .fetch_all(pool)
     .await?;
     for id in bad_expiries {
         problems.push(format!(
-            "expiry transfer {id} is not from a lapsed premium purse to its issue's expired account"
+            "expiry transfer {id} is not from a lapsed purse to its expired account"
         ));
     }
     problems.extend(check_settlement(pool).await?);

@@ -2,8 +2,10 @@
 //! HTTP API, on SQLite or PostgreSQL. The binary `chiiki` (main.rs) is a thin command line
 //! over this library; tests start the same server on a random port.
 
+pub mod audit;
 pub mod auth;
 pub mod clock;
+pub mod console;
 pub mod crypto;
 pub mod csrf;
 pub mod db;
@@ -13,8 +15,10 @@ pub mod idempotency;
 pub mod ledger;
 pub mod ops;
 pub mod pdf;
+pub mod points;
 pub mod poster;
 pub mod programme;
+pub mod reports;
 pub mod residents;
 pub mod sale;
 pub mod settlement;

@@ -98,10 +98,20 @@ enum Command {
         #[command(subcommand)]
         command: SettleCommand,
     },
+    /// Community points: the expiry job.
+    Points {
+        #[command(subcommand)]
+        command: PointsCommand,
+    },
     /// Manage city staff accounts.
     Staff {
         #[command(subcommand)]
         command: StaffCommand,
+    },
+    /// The staff audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Create or update the database schema, then exit.
     Migrate {
@@ -122,6 +132,9 @@ enum Command {
             default_value = "chiiki-demo-webhook-secret"
         )]
         sale_webhook_secret: String,
+        /// Leave the lottery undrawn (to run it from the staff console).
+        #[arg(long)]
+        lottery_pending: bool,
     },
 }
 
@@ -160,12 +173,35 @@ enum SaleCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum PointsCommand {
+    /// Move points whose expiry has passed to the expired account (safe to run again: what
+    /// has lapsed moves once). Run it daily, e.g. just after midnight JST.
+    Expire {
+        #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/chiiki.db")]
+        database_url: String,
+        /// Purses moved per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: i64,
+    },
+}
+
 #[derive(clap::Args)]
 struct SaleTarget {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/chiiki.db")]
     database_url: String,
     #[arg(long, env = "CHIIKI_PROGRAMME", default_value = DEFAULT_PROGRAMME_FILE)]
     programme: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the audit log's hash chain: exits 1 and names every entry that was edited or
+    /// removed.
+    Verify {
+        #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/chiiki.db")]
+        database_url: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -288,6 +324,10 @@ struct ServerArgs {
     /// Run expiry every day at 04:00 JST (it acts only after the usage window has ended).
     #[arg(long, env = "CHIIKI_SALE_EXPIRE_DAILY")]
     sale_expire_daily: bool,
+    /// Move lapsed community points to the expired account every day at midnight JST (and
+    /// once at start); the same as `chiiki points expire`, in the server.
+    #[arg(long, env = "CHIIKI_POINTS_EXPIRE_DAILY")]
+    points_expire_daily: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -308,6 +348,8 @@ enum CliError {
     Settlement(#[from] chiiki_backend::settlement::SettlementError),
     #[error(transparent)]
     Pdf(#[from] chiiki_backend::pdf::PdfError),
+    #[error(transparent)]
+    Points(#[from] chiiki_backend::points::PointsError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]
@@ -375,6 +417,13 @@ async fn run(command: Command) -> Result<(), CliError> {
                     Arc::new(programme.clone()),
                     Arc::new(SystemClock),
                     4,
+                ));
+            }
+            if server.points_expire_daily {
+                tokio::spawn(chiiki_backend::points::claims::run_daily(
+                    db.clone(),
+                    Arc::new(SystemClock),
+                    0,
                 ));
             }
             serve(&server.listen, db, programme, settings, drain, tls, sale).await
@@ -485,6 +534,48 @@ async fn run(command: Command) -> Result<(), CliError> {
         }
         Command::Sale { command } => sale(command).await,
         Command::Settle { command } => settle(command).await,
+        Command::Points {
+            command:
+                PointsCommand::Expire {
+                    database_url,
+                    batch,
+                },
+        } => {
+            let db = Db::connect(&database_url).await?;
+            db.migrate().await?;
+            let done =
+                chiiki_backend::points::claims::expire(&db, "staff:cli", batch, SystemClock.now())
+                    .await?;
+            say(&format!(
+                "points expired: {} purses, {} pt",
+                done.purses,
+                done.amount.get()
+            ));
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { database_url },
+        } => {
+            let db = Db::connect(&database_url).await?;
+            let verified = chiiki_backend::audit::verify(&db)
+                .await
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            if verified.problems.is_empty() {
+                say(&format!(
+                    "audit log intact: {} entries, every hash and link checks out",
+                    verified.entries
+                ));
+                return Ok(());
+            }
+            for problem in &verified.problems {
+                say(&format!("TAMPERED: {problem}"));
+            }
+            Err(CliError::Usage(format!(
+                "the audit log has been altered ({} problems in {} entries)",
+                verified.problems.len(),
+                verified.entries
+            )))
+        }
         Command::Migrate { database_url } => {
             let db = Db::connect(&database_url).await?;
             db.migrate().await?;
@@ -495,6 +586,7 @@ async fn run(command: Command) -> Result<(), CliError> {
             listen,
             file,
             sale_webhook_secret,
+            lottery_pending,
         } => {
             for suffix in ["", "-wal", "-shm"] {
                 let mut path = file.clone().into_os_string();
@@ -516,7 +608,7 @@ async fn run(command: Command) -> Result<(), CliError> {
             let now = clock.now();
             let programme = demo::shifted_programme(&Programme::midori_2024()?, jst_date(now));
             let settings = Settings::default();
-            demo::seed_demo(&db, &programme, settings.hash_cost, now).await?;
+            demo::seed_demo(&db, &programme, settings.hash_cost, now, !lottery_pending).await?;
             print_demo(&listen, &programme);
             serve(
                 &listen,
@@ -546,6 +638,8 @@ fn open_or_create_keys(path: &std::path::Path) -> Result<Arc<Vault>, CliError> {
             &Vault::generate_toml(&format!("k{}", SystemClock.now().format("%Y%m%d%H%M")))?,
         )?;
         tracing::warn!(path = %path.display(), "created a new data key file: back it up separately from the database");
+    } else if Vault::ensure_event_key(path)? {
+        tracing::warn!(path = %path.display(), "added the city's event-signing key (community points) to the key file");
     }
     Ok(Arc::new(Vault::from_file(path)?))
 }

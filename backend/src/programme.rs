@@ -46,6 +46,8 @@ pub struct Programme {
     pub store_rules: crate::store_mode::StoreRules,
     /// Settlement with stores (the `[settlement]` table).
     pub settlement: crate::settlement::SettlementRules,
+    /// Community points (the `[points]` table; defaults when the file has none).
+    pub points: crate::points::PointsRules,
 }
 
 /// How the premium set sale runs (the `[sale]` table beside its window).
@@ -215,6 +217,8 @@ struct RawProgramme {
     city: RawCity,
     stores: crate::store_mode::RawStoreRules,
     settlement: crate::settlement::rules::RawSettlementRules,
+    #[serde(default)]
+    points: Option<crate::points::RawPointsRules>,
 }
 
 #[derive(Deserialize)]
@@ -346,6 +350,10 @@ impl RawProgramme {
         let usage = self.usage.validate("usage")?;
         let store_rules = self.stores.validate().map_err(invalid)?;
         let settlement = self.settlement.validate().map_err(invalid)?;
+        let points = match &self.points {
+            Some(raw) => raw.validate().map_err(invalid)?,
+            None => crate::points::PointsRules::default(),
+        };
         if sale.first_day <= application.last_day {
             return Err(invalid("the sale must start after the application window"));
         }
@@ -397,6 +405,7 @@ impl RawProgramme {
             },
             store_rules,
             settlement,
+            points,
         })
     }
 }

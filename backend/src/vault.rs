@@ -11,6 +11,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -39,6 +40,8 @@ struct KeySet {
     keys: BTreeMap<String, LessSafeKey>,
     active: String,
     index_raw: [u8; 32],
+    /// The city's ECDSA P-256 key that signs event codes (community points).
+    event_key: Option<Arc<EcdsaKeyPair>>,
 }
 
 /// Where the keys came from, so a running server picks up a rotated key file by itself.
@@ -77,6 +80,10 @@ struct KeyFile {
     index_key: String,
     /// id → base64 of 32 bytes.
     keys: BTreeMap<String, String>,
+    /// base64 of the city's ECDSA P-256 signing key (PKCS#8) for event codes. Never rotated
+    /// with the data keys: printed codes must keep verifying for their whole window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    event_key: Option<String>,
 }
 
 fn key_bytes(b64: &str, what: &str) -> Result<[u8; 32], VaultError> {
@@ -114,11 +121,36 @@ fn parse_key_set(text: &str) -> Result<KeySet, VaultError> {
             file.active
         )));
     }
+    let event_key = match &file.event_key {
+        Some(b64) => Some(Arc::new(parse_event_key(b64)?)),
+        None => None,
+    };
     Ok(KeySet {
         keys,
         active: file.active,
         index_raw: key_bytes(&file.index_key, "index_key")?,
+        event_key,
     })
+}
+
+fn parse_event_key(b64: &str) -> Result<EcdsaKeyPair, VaultError> {
+    let pkcs8 = STANDARD
+        .decode(b64.trim())
+        .map_err(|_| VaultError::Config("event_key is not base64".into()))?;
+    EcdsaKeyPair::from_pkcs8(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        &pkcs8,
+        &SystemRandom::new(),
+    )
+    .map_err(|_| VaultError::Config("event_key is not a P-256 PKCS#8 key".into()))
+}
+
+/// A new city event-signing key: base64 of its PKCS#8 document.
+fn new_event_key() -> Result<String, VaultError> {
+    let pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+            .map_err(|_| VaultError::Random)?;
+    Ok(STANDARD.encode(pkcs8.as_ref()))
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
@@ -238,8 +270,9 @@ impl Vault {
         rng.fill(&mut index).map_err(|_| VaultError::Random)?;
         Ok(format!(
             "# Chiiki data keys. Keep this file out of the database and its backups.\n\
-             active = \"{key_id}\"\nindex_key = \"{}\"\n\n[keys]\n{key_id} = \"{}\"\n",
+             active = \"{key_id}\"\nindex_key = \"{}\"\nevent_key = \"{}\"\n\n[keys]\n{key_id} = \"{}\"\n",
             STANDARD.encode(index),
+            new_event_key()?,
             STANDARD.encode(data)
         ))
     }
@@ -248,6 +281,32 @@ impl Vault {
     /// keep personal data. A server keeps its keys in a file (`--keys-file`).
     pub fn ephemeral() -> Result<Vault, VaultError> {
         Vault::from_toml(&Vault::generate_toml("mem")?)
+    }
+
+    /// Adds a city event-signing key to a key file made before community points existed.
+    /// Returns whether it added one; a file that has one is left alone.
+    pub fn ensure_event_key(path: &Path) -> Result<bool, VaultError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| VaultError::Read(path.display().to_string(), e))?;
+        let mut file: KeyFile =
+            toml::from_str(&text).map_err(|e| VaultError::Config(e.message().to_string()))?;
+        if file.event_key.is_some() {
+            return Ok(false);
+        }
+        file.event_key = Some(new_event_key()?);
+        let text = toml::to_string(&file).map_err(|e| VaultError::Config(e.to_string()))?;
+        write_private(
+            path,
+            &format!(
+                "# Chiiki data keys. Keep this file out of the database and its backups.\n{text}"
+            ),
+        )?;
+        Ok(true)
+    }
+
+    /// The city's event-signing key, when the key file has one.
+    pub fn event_key(&self) -> Option<Arc<EcdsaKeyPair>> {
+        self.refreshed(false).event_key.clone()
     }
 
     /// The secret mixed into every PIN hash (argon2's "secret" input): derived from the index
@@ -482,6 +541,35 @@ mod tests {
         assert_eq!(serving.open("f", &new).unwrap(), "y");
         assert_eq!(rotated.open("f", &old).unwrap(), "x");
         assert_eq!(serving.active_key(), id, "the serving vault switched too");
+    }
+
+    #[test]
+    fn the_event_key_is_added_to_old_key_files_and_survives_rotation() {
+        use ring::signature::KeyPair;
+        let public = |v: &Vault| v.event_key().unwrap().public_key().as_ref().to_vec();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.toml");
+        let old: String = Vault::generate_toml("k1")
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("event_key"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        write_private(&path, &old).unwrap();
+        let before = Vault::from_file(&path).unwrap();
+        assert!(before.event_key().is_none());
+        let sealed = before.seal("f", "x").unwrap();
+        assert!(Vault::ensure_event_key(&path).unwrap());
+        assert!(!Vault::ensure_event_key(&path).unwrap(), "added once");
+        let with_key = Vault::from_file(&path).unwrap();
+        assert_eq!(with_key.open("f", &sealed).unwrap(), "x");
+        let key = public(&with_key);
+        Vault::rotate_file(&path, chrono::Utc::now()).unwrap();
+        assert_eq!(public(&Vault::from_file(&path).unwrap()), key);
+        let bad = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("event_key = \"", "event_key = \"AAAA");
+        assert!(Vault::from_toml(&bad).is_err());
     }
 
     #[test]

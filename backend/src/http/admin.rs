@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiPath, Auth, IdempotencyHeader};
+use super::extract::{ApiJson, ApiPath, Auth, ClientIp, IdempotencyHeader};
 use super::idempotent::{self, TxFuture};
 use super::payments::checked_amount;
 use crate::auth::{self, AuthError, PrincipalKind};
@@ -19,6 +19,11 @@ use chiiki_core::protocol::{
     StoreStaffCreated, StoreStatus,
 };
 
+/// The audit entry of a staff action over the API.
+pub(super) fn audit(who: &auth::Principal, ip: &str, action: &str) -> crate::audit::Action {
+    crate::audit::Action::new(who.actor(), ip, action)
+}
+
 fn require_operator(who: &auth::Principal) -> Result<(), ApiError> {
     if who.kind != PrincipalKind::Staff {
         return Err(AuthError::Forbidden.into());
@@ -32,6 +37,7 @@ fn require_operator(who: &auth::Principal) -> Result<(), ApiError> {
 pub async fn charge(
     State(state): State<AppState>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     IdempotencyHeader(raw_key): IdempotencyHeader,
     ApiJson(req, body): ApiJson<ChargeRequest>,
 ) -> Result<Response, ApiError> {
@@ -52,6 +58,9 @@ pub async fn charge(
     }
     let actor = who.actor();
     let now = state.clock.now();
+    let entry = audit(&who, &ip, "resident.charge")
+        .target(format!("resident:{}", req.resident_id))
+        .detail(serde_json::json!({ "amount": amount.get(), "receipt_number": receipt_number }));
     let response = idempotent::run(
         &state,
         &key,
@@ -66,6 +75,7 @@ pub async fn charge(
                     actor: &actor,
                 };
                 let receipt = ledger::charge(tx, input, now).await?;
+                crate::audit::record_in(tx, &entry, now).await?;
                 let id = receipt.charge_id;
                 Ok((receipt, id))
             })
@@ -87,11 +97,17 @@ pub async fn charge(
 pub async fn create_store(
     State(state): State<AppState>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     ApiJson(req, _): ApiJson<CreateStore>,
 ) -> Result<(StatusCode, Json<StoreDetail>), ApiError> {
     require_operator(&who)?;
     let new = NewStore::parse(&req, &state.programme)?;
-    let store = stores::create(&state.db, &new, state.clock.now()).await?;
+    let now = state.clock.now();
+    let store = stores::create(&state.db, &new, now).await?;
+    let entry = audit(&who, &ip, "store.create")
+        .target(format!("store:{}", store.id))
+        .detail(serde_json::json!({ "name": store.name }));
+    crate::audit::record_after(&state.db, entry, now).await;
     tracing::info!(target: crate::ops::logs::CHANGE, staff = who.id, store_id = store.id, "store created");
     Ok((StatusCode::CREATED, Json(store)))
 }
@@ -102,10 +118,17 @@ pub async fn create_store(
 pub async fn approve_store(
     State(state): State<AppState>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<StoreDetail>, ApiError> {
     require_operator(&who)?;
-    let store = stores::transition(&state.db, id, StoreStatus::Approved, state.clock.now()).await?;
+    let now = state.clock.now();
+    let before = stores::detail(&state.db, id).await?.status;
+    let store = stores::transition(&state.db, id, StoreStatus::Approved, now).await?;
+    let entry = audit(&who, &ip, "store.approve")
+        .target(format!("store:{id}"))
+        .detail(serde_json::json!({ "from": stores::status_name(before), "to": "approved" }));
+    crate::audit::record_after(&state.db, entry, now).await;
     tracing::info!(target: crate::ops::logs::CHANGE, staff = who.id, store_id = id, "store approved");
     Ok(Json(store))
 }
@@ -116,6 +139,7 @@ pub async fn approve_store(
 pub async fn create_store_staff(
     State(state): State<AppState>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<i64>,
     ApiJson(req, _): ApiJson<CreateStoreStaff>,
 ) -> Result<(StatusCode, Json<StoreStaffCreated>), ApiError> {
@@ -130,6 +154,10 @@ pub async fn create_store_staff(
         state.clock.now(),
     )
     .await?;
+    let entry = audit(&who, &ip, "store.staff_login_create")
+        .target(format!("store:{id}"))
+        .detail(serde_json::json!({ "login": req.login.trim() }));
+    crate::audit::record_after(&state.db, entry, state.clock.now()).await;
     tracing::info!(target: crate::ops::logs::CHANGE, staff = who.id, store_id = id, "store staff login created");
     Ok((
         StatusCode::CREATED,

@@ -614,3 +614,98 @@ impl From<crate::settlement::SettlementError> for ApiError {
         }
     }
 }
+
+impl From<crate::points::PointsError> for ApiError {
+    fn from(e: crate::points::PointsError) -> Self {
+        use crate::points::PointsError as E;
+        use StatusCode as S;
+        let refuse = |code, message: String| ApiError::new(S::UNPROCESSABLE_ENTITY, code, message);
+        match e {
+            E::UnknownEvent => ApiError::new(
+                S::NOT_FOUND,
+                ErrorCode::UnknownEvent,
+                "そのイベントは見つかりません。 / Unknown event.",
+            ),
+            E::InvalidSpec { field, reason } => ApiError::invalid_field(field, &reason),
+            E::Code(qr) => refuse(
+                ErrorCode::InvalidEventCode,
+                format!(
+                    "このQRコードはポイントの受け取りに使えません。会場のQRコードを読み取ってください。 / Not a valid event code: {qr}."
+                ),
+            ),
+            E::Tampered => refuse(
+                ErrorCode::EventCodeTampered,
+                "このQRコードは市が発行したものと確認できませんでした。ポイントは受け取れません。 / The event code's signature does not verify.".into(),
+            ),
+            E::OtherProgramme { found } => refuse(
+                ErrorCode::EventCodeOtherProgramme,
+                format!(
+                    "このQRコードは別の地域通貨（{found}）のイベントのものです。このアプリでは受け取れません。 / Event code of another programme."
+                ),
+            ),
+            E::NotStarted { starts_at } => refuse(
+                ErrorCode::EventNotStarted,
+                format!(
+                    "このイベントはまだ始まっていません（{}から）。 / The event has not started.",
+                    format_jst_datetime(starts_at)
+                ),
+            ),
+            E::Expired => refuse(
+                ErrorCode::EventCodeExpired,
+                "このQRコードの受付期間は終わりました。 / The event code's window is over.".into(),
+            ),
+            E::Rotated => refuse(
+                ErrorCode::EventCodeRotated,
+                "このQRコードは古くなっています。会場の画面に表示されている最新のQRコードを読み取ってください。 / The code has been replaced; scan the one on the screen now.".into(),
+            ),
+            E::AlreadyClaimed { daily } => ApiError::new(
+                S::CONFLICT,
+                ErrorCode::PointsAlreadyClaimed,
+                if daily {
+                    "このイベントのポイントは今日すでに受け取っています。また明日ご参加ください。 / Already claimed today."
+                } else {
+                    "このイベントのポイントはすでに受け取っています。 / Already claimed."
+                },
+            ),
+            E::Full => ApiError::new(
+                S::CONFLICT,
+                ErrorCode::EventFull,
+                "このイベントは定員に達したため、ポイントを受け取れません。 / The event is full.",
+            ),
+            E::KeyMissing => ApiError::new(
+                S::SERVICE_UNAVAILABLE,
+                ErrorCode::EventKeyMissing,
+                "ただいまポイントのQRコードを扱えません。市の窓口にお問い合わせください。 / No event-signing key is configured.",
+            ),
+            E::Ledger(e) => e.into(),
+            E::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::audit::AuditError> for ApiError {
+    fn from(e: crate::audit::AuditError) -> Self {
+        match e {
+            crate::audit::AuditError::Db(e) => e.into(),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<crate::reports::ReportError> for ApiError {
+    fn from(e: crate::reports::ReportError) -> Self {
+        use crate::reports::ReportError as E;
+        match e {
+            E::InvalidMonth(_) => ApiError::invalid_field(
+                "month",
+                "対象月を「2024-11」の形で指定してください。 / Give the month as YYYY-MM.",
+            ),
+            E::UnknownTable(_) => ApiError::invalid_field(
+                "table",
+                "その表はありません（summary, daily, industry, store_district, size_class, age_band, resident_district）。 / No such table.",
+            ),
+            E::Db(e) => e.into(),
+            other => ApiError::internal(other),
+        }
+    }
+}

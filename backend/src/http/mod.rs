@@ -4,13 +4,16 @@
 mod admin;
 pub mod error;
 mod extract;
-mod idempotent;
+// Public for the ledger simulation in tests/bench, which drives the real exactly-once path.
+pub mod idempotent;
 mod me;
 mod onboarding;
 pub mod openapi;
 mod payments;
+mod points;
 mod posters;
 mod public;
+mod reports;
 mod sale;
 mod sale_page;
 mod settlement;
@@ -31,6 +34,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use chiiki_core::protocol::{ErrorCode, paths};
 use error::ApiError;
+pub use extract::{ClientIp, limit};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -119,6 +123,9 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(sale::routes(&state))
         .merge(stores::routes())
+        .merge(reports::routes())
+        .merge(points::routes())
+        .merge(crate::console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

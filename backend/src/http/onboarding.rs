@@ -171,14 +171,28 @@ pub async fn record(
 async fn decide(
     state: &AppState,
     who: &auth::Principal,
+    ip: &str,
     id: i64,
     to: StoreStatus,
     req: &StoreDecision,
 ) -> Result<Json<StoreDetail>, ApiError> {
     require_operator(who)?;
     let reason = stores::parse_reason(&req.reason)?;
-    let store =
-        stores::transition_with_reason(&state.db, id, to, Some(&reason), state.clock.now()).await?;
+    let now = state.clock.now();
+    let before = stores::detail(&state.db, id).await?.status;
+    let store = stores::transition_with_reason(&state.db, id, to, Some(&reason), now).await?;
+    let action = match to {
+        StoreStatus::Rejected => "store.reject",
+        _ => "store.suspend",
+    };
+    let entry = crate::audit::Action::new(who.actor(), ip, action)
+        .target(format!("store:{id}"))
+        .detail(serde_json::json!({
+            "from": stores::status_name(before),
+            "to": stores::status_name(store.status),
+            "reason": reason,
+        }));
+    crate::audit::record_after(&state.db, entry, now).await;
     tracing::info!(staff = who.id, store_id = id, status = ?to, "store status changed");
     Ok(Json(store))
 }
@@ -189,10 +203,11 @@ async fn decide(
 pub async fn reject(
     State(state): State<AppState>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<i64>,
     ApiJson(req, _): ApiJson<StoreDecision>,
 ) -> Result<Json<StoreDetail>, ApiError> {
-    decide(&state, &who, id, StoreStatus::Rejected, &req).await
+    decide(&state, &who, &ip, id, StoreStatus::Rejected, &req).await
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/stores/{id}/suspend", request_body = StoreDecision,
@@ -201,10 +216,11 @@ pub async fn reject(
 pub async fn suspend(
     State(state): State<AppState>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<i64>,
     ApiJson(req, _): ApiJson<StoreDecision>,
 ) -> Result<Json<StoreDetail>, ApiError> {
-    decide(&state, &who, id, StoreStatus::Suspended, &req).await
+    decide(&state, &who, &ip, id, StoreStatus::Suspended, &req).await
 }
 
 #[utoipa::path(put, path = "/api/v1/admin/stores/{id}/bank-account", request_body = BankAccountInput,
@@ -213,12 +229,18 @@ pub async fn suspend(
 pub async fn set_bank_account(
     State(state): State<AppState>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<i64>,
     ApiJson(req, _): ApiJson<BankAccountInput>,
 ) -> Result<Json<StoreRecord>, ApiError> {
     require_operator(&who)?;
     let account = parse_bank_account(&req)?;
-    let record = stores::set_bank_account(&state.db, id, &account, state.clock.now()).await?;
+    let now = state.clock.now();
+    let record = stores::set_bank_account(&state.db, id, &account, now).await?;
+    // Which account, not its number: the log is read more widely than bank data.
+    let entry = crate::audit::Action::new(who.actor(), ip, "store.bank_account_set")
+        .target(format!("store:{id}"));
+    crate::audit::record_after(&state.db, entry, now).await;
     tracing::info!(staff = who.id, store_id = id, "store bank account set");
     Ok(Json(record))
 }

@@ -2,7 +2,7 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiPath, Auth, IdempotencyHeader, limit};
+use super::extract::{ApiJson, ApiPath, Auth, ClientIp, IdempotencyHeader, limit};
 use super::idempotent::{self, TxFuture};
 use crate::auth::{self, PrincipalKind};
 use crate::idempotency::IdempotencyKey;
@@ -139,6 +139,7 @@ pub async fn pay(
 pub async fn refund(
     State(state): State<AppState>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     ApiPath(payment_id): ApiPath<i64>,
     IdempotencyHeader(raw_key): IdempotencyHeader,
     ApiJson(req, body): ApiJson<RefundRequest>,
@@ -199,6 +200,13 @@ pub async fn refund(
                     only_store,
                 };
                 let receipt = ledger::refund(tx, input, now).await?;
+                // City staff's refunds are staff actions; a store's own are in its sales.
+                if only_store.is_none() {
+                    let entry = crate::audit::Action::new(actor.clone(), ip, "payment.refund")
+                        .target(format!("payment:{payment_id}"))
+                        .detail(serde_json::json!({ "amount": amount.get(), "reason": reason }));
+                    crate::audit::record_in(tx, &entry, now).await?;
+                }
                 announce.set(crate::store_mode::feed::refund_event(tx, &receipt).await?);
                 let id = receipt.refund_id;
                 Ok((receipt, id))

@@ -311,18 +311,21 @@ pub async fn summary(
 pub async fn commit(
     State(state): State<AppState>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     ApiJson(req, _): ApiJson<CommitRequest>,
 ) -> Result<(StatusCode, Json<PublicDraw>), ApiError> {
     require_operator(&who)?;
     let commitment = Commitment::parse(&req.commitment)?;
-    let record = lottery::commit(
-        &state.db,
-        &state.programme,
-        &commitment,
-        &who.actor(),
-        state.clock.now(),
-    )
-    .await?;
+    let now = state.clock.now();
+    let record =
+        lottery::commit(&state.db, &state.programme, &commitment, &who.actor(), now).await?;
+    let entry = crate::audit::Action::new(who.actor(), ip, "sale.commit")
+        .target(format!("sale:{}", state.programme.id))
+        .detail(serde_json::json!({
+            "commitment": record.commitment,
+            "applications": record.applications.len(),
+        }));
+    crate::audit::record_after(&state.db, entry, now).await;
     Ok((StatusCode::CREATED, Json(record)))
 }
 
@@ -333,18 +336,21 @@ pub async fn commit(
 pub async fn draw(
     State(state): State<AppState>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     ApiJson(req, _): ApiJson<DrawRequest>,
 ) -> Result<Json<PublicDraw>, ApiError> {
     require_operator(&who)?;
     let seed = Seed::parse(&req.seed)?;
-    let record = lottery::draw(
-        &state.db,
-        &state.programme,
-        &seed,
-        &who.actor(),
-        state.clock.now(),
-    )
-    .await?;
+    let now = state.clock.now();
+    let record = lottery::draw(&state.db, &state.programme, &seed, &who.actor(), now).await?;
+    let results = record.results.as_deref().unwrap_or_default();
+    let entry = crate::audit::Action::new(who.actor(), ip, "sale.draw")
+        .target(format!("sale:{}", state.programme.id))
+        .detail(serde_json::json!({
+            "seed": record.seed,
+            "winners": results.iter().filter(|r| r.won > 0).count(),
+        }));
+    crate::audit::record_after(&state.db, entry, now).await;
     Ok(Json(record))
 }
 
@@ -354,6 +360,7 @@ pub async fn draw(
 pub async fn expire(
     State(state): State<AppState>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     IdempotencyHeader(raw_key): IdempotencyHeader,
 ) -> Result<Response, ApiError> {
     require_operator(&who)?;
@@ -383,6 +390,10 @@ pub async fn expire(
         return Ok(idempotent::stored(previous));
     }
     key.complete(&mut tx, &response, None).await?;
+    let entry = crate::audit::Action::new(who.actor(), ip, "sale.expire")
+        .target(format!("issue:{}", summary.issue))
+        .detail(serde_json::to_value(&summary).unwrap_or_default());
+    crate::audit::record_in(&mut tx, &entry, now).await?;
     tx.commit().await?;
     Ok(idempotent::stored(response))
 }
@@ -395,6 +406,7 @@ pub async fn expire(
 pub async fn counter_payment(
     State(state): State<AppState>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     ApiPath(order_id): ApiPath<i64>,
     IdempotencyHeader(raw_key): IdempotencyHeader,
     ApiJson(req, body): ApiJson<CounterPaymentRequest>,
@@ -418,6 +430,15 @@ pub async fn counter_payment(
             Box::pin(async move {
                 let paid =
                     purchase::pay_order(tx, &programme, order_id, &payment, &actor, now).await?;
+                if paid.issued_now {
+                    let entry =
+                        crate::audit::Action::new(actor.clone(), ip, "sale.counter_payment")
+                            .target(format!("order:{order_id}"))
+                            .detail(
+                                serde_json::json!({ "receipt_number": payment.reference.as_str() }),
+                            );
+                    crate::audit::record_in(tx, &entry, now).await?;
+                }
                 // The same receipt recorded again issued nothing: no operation to link.
                 let id = paid.issued_now.then_some(paid.receipt.purchase_id);
                 Ok((paid.receipt, id))
@@ -437,6 +458,7 @@ pub async fn counter_payment(
 pub async fn counter_purchase(
     State(state): State<AppState>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     IdempotencyHeader(raw_key): IdempotencyHeader,
     ApiJson(req, body): ApiJson<CounterPurchaseRequest>,
 ) -> Result<Response, ApiError> {
@@ -470,6 +492,13 @@ pub async fn counter_purchase(
                     now,
                 )
                 .await?;
+                let entry = crate::audit::Action::new(actor.clone(), ip, "sale.counter_purchase")
+                    .target(format!("resident:{resident_id}"))
+                    .detail(serde_json::json!({
+                        "sets": sets.get(),
+                        "receipt_number": receipt_number.as_str(),
+                    }));
+                crate::audit::record_in(tx, &entry, now).await?;
                 let id = receipt.purchase_id;
                 Ok((receipt, id))
             })

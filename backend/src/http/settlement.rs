@@ -4,7 +4,7 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiPath, Auth, IdempotencyHeader};
+use super::extract::{ApiJson, ApiPath, Auth, ClientIp, IdempotencyHeader};
 use super::idempotent::{self, TxFuture};
 use super::store_mode::store_of;
 use crate::auth::{AuthError, Principal, PrincipalKind};
@@ -61,18 +61,21 @@ fn download(content_type: &'static str, name: &str, body: Vec<u8>) -> Response {
 pub async fn close(
     State(state): State<AppState>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     ApiPath(text): ApiPath<String>,
 ) -> Result<Json<Settlement>, ApiError> {
     require_operator(&who)?;
     let period = period(&state, &text)?;
-    let closed = settlement::close(
-        &state.db,
-        &state.programme,
-        period,
-        &who.actor(),
-        state.clock.now(),
-    )
-    .await?;
+    let now = state.clock.now();
+    let closed = settlement::close(&state.db, &state.programme, period, &who.actor(), now).await?;
+    let summary = &closed.settlement.summary;
+    let entry = crate::audit::Action::new(who.actor(), ip, "settlement.close")
+        .target(format!("settlement:{period}"))
+        .detail(serde_json::json!({
+            "transfers": summary.transfer_count,
+            "total": summary.transfer_total.get(),
+        }));
+    crate::audit::record_after(&state.db, entry, now).await;
     tracing::info!(staff = who.id, %period, "settlement closed");
     Ok(Json(closed.settlement))
 }
@@ -108,12 +111,16 @@ pub async fn show(
 pub async fn zengin(
     State(state): State<AppState>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     ApiPath(text): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     require_operator(&who)?;
     let period = period(&state, &text)?;
     let closed = closed(&state, period).await?;
     let name = closed.transfer_file_name(&state.programme);
+    let entry = crate::audit::Action::new(who.actor(), ip, "export.zengin")
+        .target(format!("settlement:{period}"))
+        .detail(serde_json::json!({ "file": name }));
     let file = closed.transfer_file.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -121,6 +128,7 @@ pub async fn zengin(
             "この期間は振込がないため、振込ファイルはありません。 / No transfers in this period.",
         )
     })?;
+    crate::audit::record(&state.db, &entry, state.clock.now()).await?;
     tracing::info!(staff = who.id, %period, "transfer file downloaded");
     Ok(download("application/octet-stream", &name, file))
 }
@@ -221,6 +229,7 @@ pub async fn statement_pdf(
 pub async fn mark_paid(
     State(state): State<AppState>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     ApiPath((text, store_id)): ApiPath<(String, i64)>,
     IdempotencyHeader(raw_key): IdempotencyHeader,
 ) -> Result<Response, ApiError> {
@@ -242,6 +251,10 @@ pub async fn mark_paid(
             Box::pin(async move {
                 let receipt =
                     settlement::mark_paid(tx, &programme, period, store_id, &actor, now).await?;
+                let entry = crate::audit::Action::new(actor.clone(), ip, "settlement.paid")
+                    .target(format!("settlement:{period}/store:{store_id}"))
+                    .detail(serde_json::to_value(&receipt).unwrap_or_default());
+                crate::audit::record_in(tx, &entry, now).await?;
                 let id = receipt.operation_id;
                 Ok((receipt, id))
             })
@@ -256,6 +269,7 @@ pub async fn mark_paid(
 pub async fn mark_all_paid(
     State(state): State<AppState>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     ApiPath(text): ApiPath<String>,
     IdempotencyHeader(raw_key): IdempotencyHeader,
 ) -> Result<Response, ApiError> {
@@ -277,6 +291,10 @@ pub async fn mark_all_paid(
             Box::pin(async move {
                 let receipts =
                     settlement::mark_all_paid(tx, &programme, period, &actor, now).await?;
+                let entry = crate::audit::Action::new(actor.clone(), ip, "settlement.all_paid")
+                    .target(format!("settlement:{period}"))
+                    .detail(serde_json::json!({ "stores": receipts.len() }));
+                crate::audit::record_in(tx, &entry, now).await?;
                 let id = receipts.first().map(|r| r.operation_id).unwrap_or_default();
                 Ok((receipts, id))
             })
@@ -293,6 +311,7 @@ pub async fn mark_all_paid(
 pub async fn mark_returned(
     State(state): State<AppState>,
     Auth(who): Auth,
+    ClientIp(ip): ClientIp,
     ApiPath((text, store_id)): ApiPath<(String, i64)>,
     IdempotencyHeader(raw_key): IdempotencyHeader,
     ApiJson(req, body): ApiJson<PayoutReturned>,
@@ -313,6 +332,10 @@ pub async fn mark_returned(
                     tx, &programme, period, store_id, &reason, &actor, now,
                 )
                 .await?;
+                let entry = crate::audit::Action::new(actor.clone(), ip, "settlement.returned")
+                    .target(format!("settlement:{period}/store:{store_id}"))
+                    .detail(serde_json::json!({ "reason": reason }));
+                crate::audit::record_in(tx, &entry, now).await?;
                 let id = receipt.operation_id;
                 Ok((receipt, id))
             })

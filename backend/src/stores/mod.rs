@@ -85,7 +85,7 @@ pub fn parse_status(s: &str) -> Option<StoreStatus> {
     })
 }
 
-fn status_name(s: StoreStatus) -> &'static str {
+pub fn status_name(s: StoreStatus) -> &'static str {
     match s {
         StoreStatus::Pending => "pending",
         StoreStatus::Approved => "approved",

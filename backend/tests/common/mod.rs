@@ -154,10 +154,20 @@ pub fn sale_settings() -> chiiki_backend::sale::SaleSettings {
 }
 
 pub async fn spawn_app_with(limits: Limits, sale: chiiki_backend::sale::SaleSettings) -> TestApp {
+    let programme = Programme::midori_2024().expect("programme");
+    spawn_app_for(programme, limits, sale).await
+}
+
+/// The server with another programme (e.g. Midori's file with one setting changed).
+pub async fn spawn_app_for(
+    programme: Programme,
+    limits: Limits,
+    sale: chiiki_backend::sale::SaleSettings,
+) -> TestApp {
     let test_db = test_db().await;
     let db = test_db.db.clone();
     let clock = FixedClock::at(in_usage());
-    let programme = Arc::new(Programme::midori_2024().expect("programme"));
+    let programme = Arc::new(programme);
     let mut state = AppState::new(db.clone(), (*programme).clone(), clock.clone(), settings());
     state.limits = Arc::new(limits);
     state.sale = chiiki_backend::sale::SaleRuntime::new(sale);

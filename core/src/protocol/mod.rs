@@ -8,6 +8,7 @@
 mod errors;
 mod industry;
 mod onboarding;
+mod points;
 mod sale;
 mod settlement;
 mod store_mode;
@@ -15,6 +16,7 @@ mod store_mode;
 pub use errors::{ErrorBody, ErrorCode};
 pub use industry::Industry;
 pub use onboarding::*;
+pub use points::*;
 pub use sale::*;
 pub use settlement::*;
 pub use store_mode::*;
@@ -51,6 +53,10 @@ pub mod paths {
     pub const STORE_STATEMENTS: &str = "/api/v1/store/statements";
     pub const ADMIN_POSTERS: &str = "/api/v1/admin/posters.pdf";
     pub const ADMIN_SETTLEMENTS: &str = "/api/v1/admin/settlements";
+    // Community points.
+    pub const ME_POINTS: &str = "/api/v1/me/points";
+    pub const ME_POINTS_CLAIMS: &str = "/api/v1/me/points/claims";
+    pub const ADMIN_POINTS_EVENTS: &str = "/api/v1/admin/points/events";
 
     pub fn admin_store(id: i64) -> String {
         format!("{ADMIN_STORES}/{id}")

@@ -135,6 +135,53 @@ pub fn encode_amount_code(
     )
 }
 
+/// The amount code for one sale, made from the store's printed code as the server issued it
+/// (`GET /api/v1/stores/{id}/code`): the store app need not know how the server lays out the
+/// store's names, only the amount. Everything but tags 01, 54 and 62 is kept as printed.
+pub fn amount_code_from_store_code(
+    store_code: &str,
+    amount: Yen,
+    bill_number: Option<&str>,
+) -> Result<String, QrError> {
+    let payload = Payload::parse(store_code)?;
+    find_our_template(&payload)?;
+    if payload.get(id::INITIATION) != Some(STATIC) || payload.get(id::AMOUNT).is_some() {
+        return Err(invalid("store_code", "must be a static store code"));
+    }
+    if !amount.is_positive() {
+        return Err(invalid("amount", "must be positive"));
+    }
+    if amount > MAX_AMOUNT {
+        return Err(invalid("amount", "longer than 13 digits"));
+    }
+    if let Some(bill) = bill_number {
+        check_ascii("bill_number", bill, MAX_REFERENCE_CHARS)?;
+    }
+    // The printed code's tags are in ascending order; the new ones go where they belong.
+    let mut objects: Vec<DataObject> = payload
+        .objects()
+        .iter()
+        .filter(|o| !matches!(o.id, 0 | 63 | id::ADDITIONAL))
+        .map(|o| match o.id {
+            id::INITIATION => DataObject::new(id::INITIATION, DYNAMIC),
+            _ => o.clone(),
+        })
+        .collect();
+    let mut insert = |object: DataObject| {
+        let at = objects
+            .iter()
+            .position(|o| o.id > object.id)
+            .unwrap_or(objects.len());
+        objects.insert(at, object);
+    };
+    insert(DataObject::new(id::AMOUNT, amount.get().to_string()));
+    if let Some(bill) = bill_number {
+        let additional = emv::encode_objects(&[DataObject::new(id::BILL_NUMBER, bill)])?;
+        insert(DataObject::new(id::ADDITIONAL, additional));
+    }
+    emv::encode_payload(&objects)
+}
+
 struct Sale<'a> {
     amount: Yen,
     bill_number: Option<&'a str>,
@@ -467,6 +514,28 @@ mod tests {
         assert_eq!(decoded.amount, Some(Yen(1280)));
         assert_eq!(decoded.bill_number.as_deref(), Some("R-0001"));
         assert_eq!(decoded.terminal_label.as_deref(), Some("REG2"));
+    }
+
+    #[test]
+    fn an_amount_code_made_from_the_printed_code_equals_one_made_from_the_spec() {
+        let printed = encode_store_code(&spec()).expect("store code");
+        let made =
+            amount_code_from_store_code(&printed, Yen(1200), Some("T-0001")).expect("amount code");
+        let expected =
+            encode_amount_code(&spec(), Yen(1200), Some("T-0001"), None).expect("amount code");
+        assert_eq!(made, expected);
+        let read = decode_merchant_code(&made, PROGRAMME).expect("decodes");
+        assert_eq!(read.amount, Some(Yen(1200)));
+        assert_eq!(read.store_id, 42);
+    }
+
+    #[test]
+    fn only_a_printed_store_code_and_a_positive_amount_make_an_amount_code() {
+        let printed = encode_store_code(&spec()).expect("store code");
+        let dynamic = encode_amount_code(&spec(), Yen(500), None, None).expect("amount code");
+        assert!(amount_code_from_store_code(&dynamic, Yen(1200), None).is_err());
+        assert!(amount_code_from_store_code(&printed, Yen(0), None).is_err());
+        assert!(amount_code_from_store_code("not a code", Yen(1200), None).is_err());
     }
 
     #[test]

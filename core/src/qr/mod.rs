@@ -1,17 +1,20 @@
 //! QR codecs for every code Chiiki prints or shows: store and amount codes (EMV MPM, the JPQR
-//! way), resident codes (device-signed tokens) and their rendering. Pure: no I/O, no clock
+//! way), resident codes (device-signed tokens), event codes (city-signed, community points)
+//! and their rendering. Pure: no I/O, no clock
 //! (callers pass `now`), and no panic on any input; every way a payload can be wrong is a
 //! [`QrError`] variant with a plain Japanese message.
 
 mod base45;
 pub mod emv;
+pub mod event;
 pub mod merchant;
 pub mod render;
 pub mod resident;
 
+pub use event::{EventCodeKind, EventToken, SignedEventCode, decode_event_code, is_event_code};
 pub use merchant::{
-    CHIIKI_GUID, CHIIKI_TEMPLATE_ID, MerchantCode, StoreCodeSpec, decode_merchant_code,
-    encode_amount_code, encode_store_code,
+    CHIIKI_GUID, CHIIKI_TEMPLATE_ID, MerchantCode, StoreCodeSpec, amount_code_from_store_code,
+    decode_merchant_code, encode_amount_code, encode_store_code,
 };
 pub use resident::{ResidentToken, SignedResidentCode, decode_resident_code};
 

@@ -1,0 +1,625 @@
+//! The staff console's rules over HTTP, against the real server (SQLite, and PostgreSQL when
+//! CHIIKI_TEST_POSTGRES is set): viewers cannot change anything, forged forms are refused,
+//! repeated wrong passwords lock a login, the session cookie's flags, and the audit log that
+//! every action lands in, checked by `chiiki audit verify` after tampering with the database.
+
+mod common;
+
+use chiiki_backend::audit;
+use chiiki_core::protocol::*;
+use common::{TestApp, engine_name, spawn_app, store_request};
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, SET_COOKIE};
+use std::collections::BTreeMap;
+
+/// A browser without JavaScript: keeps cookies, never follows redirects.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookies: BTreeMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    /// The CSRF token of the first form on the page.
+    fn csrf(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = self.body.find(marker).expect("a form with a csrf field") + marker.len();
+        let end = self.body[start..].find('"').expect("end of value") + start;
+        self.body[start..end].to_string()
+    }
+
+    fn location(&self) -> &str {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+fn form_encode(fields: &[(&str, &str)]) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: app.base.clone(),
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn read(&mut self, res: reqwest::Response) -> Page {
+        let status = res.status();
+        let headers = res.headers().clone();
+        for cookie in headers.get_all(SET_COOKIE).iter() {
+            let text = cookie.to_str().unwrap();
+            let (name, value) = text.split(';').next().unwrap().split_once('=').unwrap();
+            if text.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_string(), value.to_string());
+            }
+        }
+        let body = res.text().await.unwrap();
+        Page {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.read(res).await
+    }
+
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_encode(fields))
+            .send()
+            .await
+            .unwrap();
+        self.read(res).await
+    }
+
+    async fn sign_in(&mut self, login: &str, password: &str) -> Page {
+        let form = self.get("/console/login").await;
+        assert_eq!(form.status, StatusCode::OK);
+        let csrf = form.csrf();
+        self.post(
+            "/console/login",
+            &[("csrf", &csrf), ("login", login), ("password", password)],
+        )
+        .await
+    }
+}
+
+/// A staff member of `role` signed in to the console.
+async fn signed_in(app: &TestApp, login: &str, role: Role) -> Browser {
+    app.staff(login, role).await;
+    let mut browser = Browser::new(app);
+    let page = browser.sign_in(login, "staff-password").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(page.location(), "/console/dashboard");
+    browser
+}
+
+/// A store waiting for approval, created over the API by an administrator.
+async fn pending_store(app: &TestApp, admin: &str) -> i64 {
+    let res = app
+        .post(
+            paths::ADMIN_STORES,
+            Some(admin),
+            None,
+            &store_request("みどり商店"),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    res.json::<StoreDetail>().await.unwrap().id
+}
+
+async fn store_status(app: &TestApp, id: i64) -> String {
+    sqlx::query_scalar("SELECT status FROM stores WHERE id = $1")
+        .bind(id)
+        .fetch_one(app.db.reader())
+        .await
+        .unwrap()
+}
+
+async fn actions(app: &TestApp) -> Vec<String> {
+    audit::all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect()
+}
+
+#[tokio::test]
+async fn pages_need_a_signed_in_staff_member() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new(&app);
+    for path in [
+        "/console/dashboard",
+        "/console/residents",
+        "/console/stores",
+        "/console/sale",
+        "/console/payments",
+        "/console/settlement",
+        "/console/reports",
+        "/console/audit",
+        "/console/audit.csv",
+    ] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(page.location(), "/console/login", "{path}");
+    }
+    // A resident's right password does not open the console.
+    let (_, _) = app.resident("09011112222").await;
+    let page = browser.sign_in("09011112222", "midori-password").await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(!browser.cookies.contains_key("chiiki_console"));
+}
+
+#[tokio::test]
+async fn every_page_renders_for_a_viewer() {
+    let app = spawn_app().await;
+    let admin = app.staff("admin", Role::Administrator).await;
+    let store = pending_store(&app, &admin).await;
+    let mut viewer = signed_in(&app, "viewer", Role::Viewer).await;
+    for path in [
+        "/console/dashboard".to_string(),
+        "/console/residents?kind=kana&q=%E3%83%9F%E3%83%89%E3%83%AA".to_string(),
+        "/console/stores".to_string(),
+        format!("/console/stores/{store}"),
+        "/console/sale".to_string(),
+        "/console/payments".to_string(),
+        "/console/settlement".to_string(),
+        "/console/reports?month=2024-11".to_string(),
+        "/console/audit".to_string(),
+    ] {
+        let page = viewer.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+        assert!(page.body.contains("職員コンソール"), "{path}");
+        assert_eq!(
+            page.headers.get("cache-control").unwrap(),
+            "no-store",
+            "{path}"
+        );
+        // Viewers see no forms that change anything, only the sign-out form.
+        assert_eq!(page.body.matches("method=\"post\"").count(), 1, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_viewer_cannot_change_anything() {
+    let app = spawn_app().await;
+    let admin = app.staff("admin", Role::Administrator).await;
+    let store = pending_store(&app, &admin).await;
+    let (resident, token) = app.resident("09012345678").await;
+    app.charge(&admin, resident, 5000).await;
+    let shop = app.approved_store(&admin, "みどり食堂").await;
+    let res = app.pay(&token, "pay-1", shop.id, 1200, "1234").await;
+    assert_eq!(res.status(), 201);
+    let payment: PaymentReceipt = res.json().await.unwrap();
+
+    let mut viewer = signed_in(&app, "viewer", Role::Viewer).await;
+    // A valid token of the viewer's own session: only the role stops these.
+    let csrf = viewer.get("/console/dashboard").await.csrf();
+    let attempts: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (
+            format!("/console/stores/{store}/decision"),
+            vec![("decision", "approve")],
+        ),
+        (
+            format!("/console/payments/{}/refund", payment.payment_id),
+            vec![
+                ("amount", "1200"),
+                ("reason", "誤り"),
+                ("refunded_seen", "0"),
+            ],
+        ),
+        (
+            format!("/console/residents/{resident}/unlock"),
+            vec![("reason", "本人確認済み")],
+        ),
+        ("/console/sale/commit".to_string(), vec![]),
+        ("/console/sale/expire".to_string(), vec![]),
+        (
+            "/console/settlement/close".to_string(),
+            vec![("period", "2024-11")],
+        ),
+    ];
+    for (path, fields) in attempts {
+        let mut fields = fields;
+        fields.push(("csrf", &csrf));
+        let page = viewer.post(&path, &fields).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}: {}", page.body);
+    }
+    assert_eq!(store_status(&app, store).await, "pending");
+    let refunded: i64 = sqlx::query_scalar("SELECT refunded FROM operations WHERE id = $1")
+        .bind(payment.payment_id)
+        .fetch_one(app.db.reader())
+        .await
+        .unwrap();
+    assert_eq!(refunded, 0);
+    // The transfer file holds bank accounts: not for viewers either.
+    let page = viewer.get("/console/settlement/2024-11/zengin").await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn forms_without_this_sessions_token_are_refused() {
+    let app = spawn_app().await;
+    let admin = app.staff("admin", Role::Administrator).await;
+    let store = pending_store(&app, &admin).await;
+    let mut operator = signed_in(&app, "operator", Role::Operator).await;
+    let mut other = signed_in(&app, "operator2", Role::Operator).await;
+    let others_token = other.get("/console/dashboard").await.csrf();
+    let path = format!("/console/stores/{store}/decision");
+    for token in ["", "garbage", "a.b.c", others_token.as_str()] {
+        let page = operator
+            .post(&path, &[("csrf", token), ("decision", "approve")])
+            .await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "token {token:?}");
+    }
+    assert_eq!(store_status(&app, store).await, "pending");
+    // The sign-in form too: a token without its cookie is refused before the password.
+    let mut stranger = Browser::new(&app);
+    let token = stranger.get("/console/login").await.csrf();
+    stranger.cookies.clear();
+    let page = stranger
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &token),
+                ("login", "operator"),
+                ("password", "staff-password"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(!stranger.cookies.contains_key("chiiki_console"));
+    // With its own token the same form goes through.
+    let csrf = operator
+        .get(&format!("/console/stores/{store}"))
+        .await
+        .csrf();
+    let page = operator
+        .post(&path, &[("csrf", &csrf), ("decision", "approve")])
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(store_status(&app, store).await, "approved");
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_login() {
+    let app = spawn_app().await;
+    app.staff("operator", Role::Operator).await;
+    let mut browser = Browser::new(&app);
+    for _ in 0..chiiki_backend::console::session::MAX_FAILURES {
+        let page = browser.sign_in("operator", "wrong-password").await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+        assert!(page.body.contains("パスワードが違います"));
+    }
+    // Locked: even the right password is refused, and says until when.
+    let page = browser.sign_in("operator", "staff-password").await;
+    assert_eq!(page.status, StatusCode::LOCKED, "{}", page.body);
+    assert!(page.body.contains("まで使えません"));
+    assert!(!browser.cookies.contains_key("chiiki_console"));
+    // Other logins are not affected.
+    app.staff("viewer", Role::Viewer).await;
+    let page = Browser::new(&app).sign_in("viewer", "staff-password").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    // After the lock has run out the right password works again.
+    app.clock.advance(chrono::Duration::minutes(
+        chiiki_backend::console::session::LOCK_MINUTES + 1,
+    ));
+    let page = browser.sign_in("operator", "staff-password").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let logged = actions(&app).await;
+    assert_eq!(
+        logged
+            .iter()
+            .filter(|a| *a == "console.login_failed")
+            .count(),
+        5
+    );
+    assert!(logged.contains(&"console.login_locked".to_string()));
+    assert_eq!(logged.iter().filter(|a| *a == "console.login").count(), 2);
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_same_site_and_secure_over_tls() {
+    let app = spawn_app().await;
+    app.staff("operator", Role::Operator).await;
+    let mut browser = Browser::new(&app);
+    let page = browser.sign_in("operator", "staff-password").await;
+    let session = page
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("chiiki_console="))
+        .expect("session cookie");
+    assert!(session.contains("HttpOnly"), "{session}");
+    assert!(session.contains("SameSite=Strict"), "{session}");
+    assert!(session.contains("Path=/console"), "{session}");
+    // Plain HTTP (a local demo): a Secure cookie would never come back.
+    assert!(!session.contains("Secure"), "{session}");
+    // Behind a proxy that terminated TLS, the cookie is Secure.
+    let form = browser.get("/console/login").await;
+    let res = browser
+        .http
+        .post(format!("{}/console/login", app.base))
+        .header("cookie", browser.cookie_header())
+        .header("x-forwarded-proto", "https")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_encode(&[
+            ("csrf", &form.csrf()),
+            ("login", "operator"),
+            ("password", "staff-password"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    let page = browser.read(res).await;
+    let session = page
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("chiiki_console="))
+        .expect("session cookie");
+    assert!(session.contains("Secure"), "{session}");
+    // Signing out ends the session on the server, not just in the browser.
+    let token = browser.cookies.get("chiiki_console").cloned().unwrap();
+    let csrf = browser.get("/console/dashboard").await.csrf();
+    let page = browser.post("/console/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    browser
+        .cookies
+        .insert("chiiki_console".into(), token.clone());
+    let page = browser.get("/console/dashboard").await;
+    assert_eq!(page.location(), "/console/login");
+}
+
+#[tokio::test]
+async fn staff_actions_are_audited_and_tampering_is_detected() {
+    let app = spawn_app().await;
+    let admin = app.staff("admin", Role::Administrator).await;
+    let store = pending_store(&app, &admin).await;
+    let (resident, token) = app.resident("09012345678").await;
+    app.charge(&admin, resident, 5000).await;
+    let shop = app.approved_store(&admin, "みどり食堂").await;
+    let res = app.pay(&token, "pay-1", shop.id, 1200, "1234").await;
+    let payment: PaymentReceipt = res.json().await.unwrap();
+
+    let mut operator = signed_in(&app, "operator", Role::Operator).await;
+    let csrf = operator
+        .get(&format!("/console/stores/{store}"))
+        .await
+        .csrf();
+    let page = operator
+        .post(
+            &format!("/console/stores/{store}/decision"),
+            &[("csrf", &csrf), ("decision", "approve")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let detail = operator
+        .get(&format!("/console/payments/{}", payment.payment_id))
+        .await;
+    let refund_path = format!("/console/payments/{}/refund", payment.payment_id);
+    let fields = [
+        ("csrf", detail.csrf()),
+        ("amount", "500".to_string()),
+        ("reason", "二重に打った分".to_string()),
+        ("refunded_seen", "0".to_string()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let page = operator.post(&refund_path, &fields).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    // The same form sent again (a double click) refunds nothing more.
+    let page = operator.post(&refund_path, &fields).await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    let refunded: i64 = sqlx::query_scalar("SELECT refunded FROM operations WHERE id = $1")
+        .bind(payment.payment_id)
+        .fetch_one(app.db.reader())
+        .await
+        .unwrap();
+    assert_eq!(refunded, 500);
+    app.check_ledger().await;
+
+    let entries = audit::all(&app.db).await.unwrap();
+    let names: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    // The API's own staff actions are in it too (charge, store creation and approval).
+    for wanted in [
+        "resident.charge",
+        "store.create",
+        "store.approve",
+        "console.login",
+        "payment.refund",
+    ] {
+        assert!(names.contains(&wanted), "{wanted} in {names:?}");
+    }
+    let refund = entries
+        .iter()
+        .find(|e| e.action == "payment.refund")
+        .unwrap();
+    assert_eq!(
+        refund.actor,
+        format!("staff:{}", staff_id(&app, "operator").await)
+    );
+    assert_eq!(refund.ip, "127.0.0.1");
+    assert!(refund.detail.contains("二重に打った分"));
+    assert_eq!(audit::verify(&app.db).await.unwrap().problems, vec![]);
+    let page = operator.get("/console/audit").await;
+    assert!(page.body.contains("改ざんは見つかりません"));
+    let csv = operator.get("/console/audit.csv").await;
+    assert!(csv.body.starts_with('\u{feff}'));
+    assert!(csv.body.contains("payment.refund"));
+    cli_verify(&app, true);
+
+    // The database refuses edits and deletions of the log...
+    let edit = sqlx::query("UPDATE audit_log SET detail = '{}' WHERE seq = 2")
+        .execute(app.db.writer())
+        .await;
+    assert!(edit.is_err(), "the audit log must refuse UPDATE");
+    let delete = sqlx::query("DELETE FROM audit_log WHERE seq = 2")
+        .execute(app.db.writer())
+        .await;
+    assert!(delete.is_err(), "the audit log must refuse DELETE");
+
+    // ...and someone who gets round that is caught by the chain.
+    let drop_triggers: &[&str] = match engine_name(&app.db) {
+        "sqlite" => &[
+            "DROP TRIGGER audit_log_no_update",
+            "DROP TRIGGER audit_log_no_delete",
+        ],
+        _ => &["DROP TRIGGER audit_log_no_update ON audit_log"],
+    };
+    for sql in drop_triggers {
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(app.db.writer())
+            .await
+            .unwrap();
+    }
+    sqlx::query("UPDATE audit_log SET detail = $1 WHERE action = 'payment.refund'")
+        .bind(r#"{"amount":5}"#)
+        .execute(app.db.writer())
+        .await
+        .unwrap();
+    let problems = audit::verify(&app.db).await.unwrap().problems;
+    assert_eq!(problems, vec![audit::Problem::Edited { seq: refund.seq }]);
+    cli_verify(&app, false);
+    let page = operator.get("/console/audit").await;
+    assert!(page.body.contains("改ざんの跡があります"));
+
+    // Put it back, then remove an entry instead.
+    sqlx::query("UPDATE audit_log SET detail = $1 WHERE seq = $2")
+        .bind(&refund.detail)
+        .bind(refund.seq)
+        .execute(app.db.writer())
+        .await
+        .unwrap();
+    assert_eq!(audit::verify(&app.db).await.unwrap().problems, vec![]);
+    sqlx::query("DELETE FROM audit_log WHERE seq = 2")
+        .execute(app.db.writer())
+        .await
+        .unwrap();
+    let problems = audit::verify(&app.db).await.unwrap().problems;
+    assert!(
+        problems.contains(&audit::Problem::Missing { from: 2, to: 2 }),
+        "{problems:?}"
+    );
+    cli_verify(&app, false);
+
+    // Cutting the newest entries off is found through the head.
+    let last: i64 = sqlx::query_scalar("SELECT MAX(seq) FROM audit_log")
+        .fetch_one(app.db.reader())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE seq = $1")
+        .bind(last)
+        .execute(app.db.writer())
+        .await
+        .unwrap();
+    let problems = audit::verify(&app.db).await.unwrap().problems;
+    assert!(
+        problems
+            .iter()
+            .any(|p| matches!(p, audit::Problem::HeadMismatch { .. })),
+        "{problems:?}"
+    );
+}
+
+async fn staff_id(app: &TestApp, login: &str) -> i64 {
+    sqlx::query_scalar("SELECT principal_id FROM credentials WHERE login = $1")
+        .bind(login)
+        .fetch_one(app.db.reader())
+        .await
+        .unwrap()
+}
+
+/// Runs `chiiki audit verify` on the test's database and checks its verdict.
+fn cli_verify(app: &TestApp, intact: bool) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chiiki"))
+        .args(["audit", "verify", "--database-url", &app.url])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run chiiki");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.success(), intact, "{stdout}");
+    if intact {
+        assert!(stdout.contains("audit log intact"), "{stdout}");
+    } else {
+        assert!(stdout.contains("TAMPERED"), "{stdout}");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_audited_actions_keep_one_unbroken_chain() {
+    let app = spawn_app().await;
+    let mut tasks = Vec::new();
+    for n in 0..20 {
+        let db = app.db.clone();
+        tasks.push(tokio::spawn(async move {
+            let action = audit::Action::new(format!("staff:{n}"), "127.0.0.1", "test.parallel");
+            audit::record(&db, &action, common::in_usage()).await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let verified = audit::verify(&app.db).await.unwrap();
+    assert_eq!(verified.entries, 20);
+    assert_eq!(verified.problems, vec![]);
+}

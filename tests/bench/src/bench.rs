@@ -1,0 +1,271 @@
+//! The Midori-sized benchmark: seed a programme, start `chiiki serve`, run the scenarios and
+//! print what was achieved next to the database's own ceiling.
+
+use crate::bare;
+use crate::env::{Postgres, Result, Server, sqlite_url};
+use crate::load::{self, Outcome, Plan, Stores, Target};
+use crate::seed;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "SQLite",
+            Engine::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+pub struct Options {
+    pub chiiki: PathBuf,
+    pub residents: usize,
+    pub stores: usize,
+    pub seconds: f64,
+    pub offer: f64,
+    pub in_flight: usize,
+    pub burst: usize,
+}
+
+pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Result<()> {
+    let dir = tempfile::Builder::new()
+        .prefix("chiiki-bench.")
+        .tempdir_in("/var/tmp")?;
+    let fresh = || async {
+        match (engine, pg) {
+            (Engine::Postgres, Some(pg)) => pg.fresh_database().await,
+            _ => Ok(sqlite_url(
+                dir.path(),
+                &format!("{}.db", crate::env::time_seed()),
+            )),
+        }
+    };
+    println!("\n=== {} ===", engine.name());
+    println!("load average before: {}", load_average());
+    let bare_url = fresh().await?;
+    let bare1 = bare::ceiling(&bare_url, 1, 5.0).await?;
+    let bare8 = bare::ceiling(&bare_url, 8, 5.0).await?;
+    println!(
+        "bare payment transaction (debit, credit, insert, commit): {bare1:.0}/s on 1 connection, {bare8:.0}/s on 8"
+    );
+
+    let url = fresh().await?;
+    let keys = dir.path().join("keys.toml");
+    let started = Instant::now();
+    let db = seed::open(&url, &keys).await?;
+    let programme = seed::programme()?;
+    let population = seed::seed(&db, &programme, options.residents, options.stores, 50_000).await?;
+    db.close().await;
+    println!(
+        "seeded {} residents and {} stores in {:.1} s",
+        population.residents.len(),
+        population.stores.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let pin_ms = pin_verification_ms();
+    println!(
+        "PIN verification (argon2id at the server's PIN cost): {pin_ms:.2} ms of one core per payment, \
+         so at most {:.0} payments/s on {} cores for hashing alone",
+        cores() as f64 * 1000.0 / pin_ms,
+        cores()
+    );
+
+    let server = Server::start(&options.chiiki, &url, &keys).await?;
+    let target = Target {
+        url: server.url.clone(),
+        client: reqwest::Client::builder()
+            .pool_max_idle_per_host(1024)
+            .build()?,
+        population: Arc::new(population),
+    };
+    // Warm the server's pools and caches; not reported.
+    let _ = load::run(
+        &target,
+        &plan("warm-up", 50.0, 2.0, Stores::Spread, options),
+        1,
+    )
+    .await;
+
+    let mut rows: Vec<(Outcome, Option<f64>)> = Vec::new();
+    let spread = load::run(
+        &target,
+        &plan(
+            "spread, saturated",
+            options.offer,
+            options.seconds,
+            Stores::Spread,
+            options,
+        ),
+        2,
+    )
+    .await;
+    let max = spread.payments_per_second();
+    rows.push((spread, server.peak_rss_mib()));
+    let one = load::run(
+        &target,
+        &plan(
+            "one store, saturated",
+            options.offer,
+            options.seconds,
+            Stores::One,
+            options,
+        ),
+        3,
+    )
+    .await;
+    rows.push((one, server.peak_rss_mib()));
+    let half = (max / 2.0).max(1.0);
+    let mut p = plan(
+        "spread, half of max",
+        half,
+        options.seconds,
+        Stores::Spread,
+        options,
+    );
+    p.max_in_flight = 1024;
+    rows.push((load::run(&target, &p, 4).await, server.peak_rss_mib()));
+    p.name = "spread + 2% refunds, half".into();
+    p.refunds = 0.02;
+    rows.push((load::run(&target, &p, 5).await, server.peak_rss_mib()));
+    p.name = format!("spread + sale burst of {}, half", options.burst);
+    p.refunds = 0.0;
+    p.burst_orders = options.burst;
+    rows.push((load::run(&target, &p, 6).await, server.peak_rss_mib()));
+
+    println!(
+        "{:<34} {:>9} {:>10} {:>8} {:>8} {:>8} {:>9} {:>6} {:>9} {:>8}",
+        "scenario",
+        "offered/s",
+        "payments/s",
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "×bare(1/8)",
+        "shed",
+        "peak RSS",
+        "errors"
+    );
+    for (o, rss) in &rows {
+        println!(
+            "{:<34} {:>9.0} {:>10.0} {:>8.1} {:>8.1} {:>8.1} {:>4.2}/{:<4.2} {:>6} {:>7.0}MB {}",
+            o.name,
+            o.offered,
+            o.payments_per_second(),
+            o.payments.ms(0.5),
+            o.payments.ms(0.99),
+            o.payments.ms(0.999),
+            o.payments_per_second() / bare1,
+            o.payments_per_second() / bare8,
+            o.shed,
+            rss.unwrap_or(f64::NAN),
+            o.payments.describe_errors(),
+        );
+        if o.refunds.ok + o.refunds.error_count() > 0 {
+            println!(
+                "    refunds: {} ok, p50 {:.1} ms, p99 {:.1} ms, errors {}",
+                o.refunds.ok,
+                o.refunds.ms(0.5),
+                o.refunds.ms(0.99),
+                o.refunds.describe_errors()
+            );
+        }
+        if o.orders.ok + o.orders.error_count() > 0 {
+            println!(
+                "    sale orders: {} created, p50 {:.1} ms, p99 {:.1} ms, other answers {}",
+                o.orders.ok,
+                o.orders.ms(0.5),
+                o.orders.ms(0.99),
+                o.orders.describe_errors()
+            );
+        }
+    }
+
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    let spread = &rows[0].0;
+    let one = &rows[1].0;
+    let base = &rows[2].0;
+    let burst = &rows[4].0;
+    let (ceiling, what) = match engine {
+        Engine::Sqlite => (bare1, "bare 1-connection ceiling"),
+        Engine::Postgres => (bare8, "bare 8-connection ceiling"),
+    };
+    println!("targets ({}):", engine.name());
+    println!(
+        "  payments/s {:.0} ≥ {what} {ceiling:.0}: {} ({:.0} %)",
+        spread.payments_per_second(),
+        verdict(spread.payments_per_second() >= ceiling),
+        100.0 * spread.payments_per_second() / ceiling
+    );
+    println!(
+        "  one store {:.0} ≥ 0.9 × spread {:.0}: {} ({:.2}×)",
+        one.payments_per_second(),
+        spread.payments_per_second(),
+        verdict(one.payments_per_second() >= 0.9 * spread.payments_per_second()),
+        one.payments_per_second() / spread.payments_per_second().max(1.0)
+    );
+    println!(
+        "  p99 at half of max {:.1} ms ≤ 20 ms: {}",
+        base.payments.ms(0.99),
+        verdict(base.payments.ms(0.99) <= 20.0)
+    );
+    println!(
+        "  p99 during the sale burst {:.1} ms ≤ 2 × {:.1} ms: {}",
+        burst.payments.ms(0.99),
+        base.payments.ms(0.99),
+        verdict(burst.payments.ms(0.99) <= 2.0 * base.payments.ms(0.99))
+    );
+    let peak = rows.iter().filter_map(|(_, r)| *r).fold(0.0f64, f64::max);
+    println!(
+        "  peak RSS {peak:.0} MB ≤ 200 MB: {}",
+        verdict(peak <= 200.0)
+    );
+    drop(server);
+    Ok(())
+}
+
+fn plan(name: &str, rate: f64, seconds: f64, stores: Stores, options: &Options) -> Plan {
+    Plan {
+        name: name.into(),
+        rate,
+        seconds,
+        stores,
+        refunds: 0.0,
+        burst_orders: 0,
+        max_in_flight: options.in_flight,
+    }
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// What one payment's PIN check costs in CPU: argon2id at the server's PIN cost, timed here.
+fn pin_verification_ms() -> f64 {
+    use chiiki_backend::crypto::{self, HashCost};
+    let pepper = [7u8; 32];
+    let Ok(stored) = crypto::hash_pin(seed::PIN, &pepper, HashCost::default().for_pins()) else {
+        return f64::NAN;
+    };
+    let rounds = 50;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        std::hint::black_box(crypto::verify_pin(seed::PIN, &pepper, &stored));
+    }
+    started.elapsed().as_secs_f64() * 1000.0 / f64::from(rounds)
+}

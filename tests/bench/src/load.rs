@@ -1,0 +1,311 @@
+//! The open-loop load generator: arrivals are a Poisson process at the offered rate, each
+//! request's latency is measured from the moment it was due (so queueing shows), and a request
+//! that finds every client slot busy is shed and counted, never delayed into a closed loop.
+
+use crate::env::Rng;
+use crate::seed::{PIN, Population};
+use hdrhistogram::Histogram;
+use reqwest::StatusCode;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Stores {
+    Spread,
+    One,
+}
+
+pub struct Plan {
+    pub name: String,
+    /// Offered payments per second.
+    pub rate: f64,
+    pub seconds: f64,
+    pub stores: Stores,
+    /// Share of arrivals that are refunds (by the store's staff) of an earlier payment.
+    pub refunds: f64,
+    /// Additional-sale orders fired during the middle half of the run.
+    pub burst_orders: usize,
+    pub max_in_flight: usize,
+}
+
+/// One kind of request's results.
+pub struct Series {
+    pub ok: u64,
+    /// Answers other than success, by status (0: no answer at all).
+    pub errors: BTreeMap<u16, u64>,
+    pub latency_us: Histogram<u64>,
+}
+
+impl Series {
+    fn new() -> Series {
+        Series {
+            ok: 0,
+            errors: BTreeMap::new(),
+            // Constant, valid bounds: 1 µs to 10 minutes, 3 significant digits.
+            latency_us: Histogram::new_with_bounds(1, 600_000_000, 3)
+                .expect("valid histogram bounds"),
+        }
+    }
+
+    fn record(&mut self, status: Option<StatusCode>, ok: StatusCode, latency: Duration) {
+        let us = (latency.as_micros() as u64).clamp(1, 600_000_000);
+        let _ = self.latency_us.record(us);
+        match status {
+            Some(s) if s == ok => self.ok += 1,
+            Some(s) => *self.errors.entry(s.as_u16()).or_default() += 1,
+            None => *self.errors.entry(0).or_default() += 1,
+        }
+    }
+
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    pub fn ms(&self, q: f64) -> f64 {
+        self.latency_us.value_at_quantile(q) as f64 / 1000.0
+    }
+
+    pub fn describe_errors(&self) -> String {
+        if self.errors.is_empty() {
+            return "0".into();
+        }
+        let parts: Vec<String> = self
+            .errors
+            .iter()
+            .map(|(s, n)| {
+                if *s == 0 {
+                    format!("{n}×no-answer")
+                } else {
+                    format!("{n}×{s}")
+                }
+            })
+            .collect();
+        parts.join(" ")
+    }
+}
+
+pub struct Outcome {
+    pub name: String,
+    pub offered: f64,
+    pub seconds: f64,
+    pub payments: Series,
+    pub refunds: Series,
+    pub orders: Series,
+    pub shed: u64,
+}
+
+impl Outcome {
+    pub fn payments_per_second(&self) -> f64 {
+        self.payments.ok as f64 / self.seconds
+    }
+}
+
+struct Shared {
+    payments: Series,
+    refunds: Series,
+    orders: Series,
+    /// Recent accepted payments (id, store index), for refunds.
+    recent: Vec<(i64, usize)>,
+}
+
+pub struct Target {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub population: Arc<Population>,
+}
+
+fn address(resident_id: i64) -> String {
+    format!(
+        "10.{}.{}.{}",
+        (resident_id >> 16) & 255,
+        (resident_id >> 8) & 255,
+        resident_id & 255
+    )
+}
+
+pub async fn run(target: &Target, plan: &Plan, seed: u64) -> Outcome {
+    let shared = Arc::new(Mutex::new(Shared {
+        payments: Series::new(),
+        refunds: Series::new(),
+        orders: Series::new(),
+        recent: Vec::new(),
+    }));
+    let slots = Arc::new(Semaphore::new(plan.max_in_flight));
+    let mut rng = Rng::new(seed);
+    let start = Instant::now();
+    let end = start + Duration::from_secs_f64(plan.seconds);
+    let burst = (plan.burst_orders > 0).then(|| {
+        tokio::spawn(order_burst(
+            target.url.clone(),
+            target.client.clone(),
+            target.population.clone(),
+            shared.clone(),
+            plan.burst_orders,
+            start + Duration::from_secs_f64(plan.seconds / 4.0),
+            Duration::from_secs_f64(plan.seconds / 2.0),
+        ))
+    });
+    let one_store = rng.below(target.population.stores.len() as u64) as usize;
+    let mut due = start;
+    let mut shed = 0u64;
+    let mut counter = 0u64;
+    loop {
+        due += Duration::from_secs_f64(rng.exp(1.0 / plan.rate));
+        if due >= end {
+            break;
+        }
+        tokio::time::sleep_until(due).await;
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            shed += 1;
+            continue;
+        };
+        counter += 1;
+        let key = format!("bench-{seed:x}-{counter}");
+        let refund = if plan.refunds > 0.0 && rng.chance(plan.refunds) {
+            let recent = &shared.lock().map(|s| s.recent.clone()).unwrap_or_default();
+            (!recent.is_empty()).then(|| recent[rng.below(recent.len() as u64) as usize])
+        } else {
+            None
+        };
+        let population = target.population.clone();
+        let client = target.client.clone();
+        let url = target.url.clone();
+        let shared = shared.clone();
+        if let Some((payment_id, store)) = refund {
+            tokio::spawn(async move {
+                let token = &population.stores[store].token;
+                let response = client
+                    .post(format!("{url}/api/v1/payments/{payment_id}/refunds"))
+                    .bearer_auth(token)
+                    .header("Idempotency-Key", key)
+                    .json(&serde_json::json!({"amount": 100, "reason": "ベンチマークの返金"}))
+                    .send()
+                    .await;
+                let status = response.ok().map(|r| r.status());
+                if let Ok(mut s) = shared.lock() {
+                    s.refunds.record(status, StatusCode::CREATED, due.elapsed());
+                }
+                drop(permit);
+            });
+            continue;
+        }
+        let resident = rng.below(population.residents.len() as u64) as usize;
+        let store = match plan.stores {
+            Stores::Spread => rng.below(population.stores.len() as u64) as usize,
+            Stores::One => one_store,
+        };
+        let amount = 100 + rng.below(30) as i64 * 100;
+        tokio::spawn(async move {
+            let r = &population.residents[resident];
+            let response = client
+                .post(format!("{url}/api/v1/payments"))
+                .bearer_auth(&r.token)
+                .header("Idempotency-Key", key)
+                .header("X-Forwarded-For", address(r.id))
+                .json(&serde_json::json!({
+                    "store_id": population.stores[store].id,
+                    "amount": amount,
+                    "pin": PIN,
+                }))
+                .send()
+                .await;
+            let (status, payment_id) = match response {
+                Ok(r) => {
+                    let status = r.status();
+                    let body: Option<serde_json::Value> = r.json().await.ok();
+                    let id = body.and_then(|b| b["payment_id"].as_i64());
+                    (Some(status), id)
+                }
+                Err(_) => (None, None),
+            };
+            let latency = due.elapsed();
+            if let Ok(mut s) = shared.lock() {
+                s.payments.record(status, StatusCode::CREATED, latency);
+                if let Some(id) = payment_id {
+                    if s.recent.len() >= 4096 {
+                        let i = (id as usize) % 4096;
+                        s.recent[i] = (id, store);
+                    } else {
+                        s.recent.push((id, store));
+                    }
+                }
+            }
+            drop(permit);
+        });
+    }
+    // Wait for what is in flight.
+    let _all = slots.acquire_many(plan.max_in_flight as u32).await;
+    if let Some(task) = burst {
+        let _ = task.await;
+    }
+    let seconds = start.elapsed().as_secs_f64().max(plan.seconds);
+    let shared = match Arc::try_unwrap(shared) {
+        Ok(m) => m.into_inner().unwrap_or_else(|e| e.into_inner()),
+        Err(arc) => {
+            let mut s = arc.lock().unwrap_or_else(|e| e.into_inner());
+            Shared {
+                payments: std::mem::replace(&mut s.payments, Series::new()),
+                refunds: std::mem::replace(&mut s.refunds, Series::new()),
+                orders: std::mem::replace(&mut s.orders, Series::new()),
+                recent: Vec::new(),
+            }
+        }
+    };
+    Outcome {
+        name: plan.name.clone(),
+        offered: plan.rate,
+        seconds,
+        payments: shared.payments,
+        refunds: shared.refunds,
+        orders: shared.orders,
+        shed,
+    }
+}
+
+/// `count` order requests of the additional sale, one per resident, spread evenly (with
+/// Poisson gaps) over `over`, starting at `from`.
+async fn order_burst(
+    url: String,
+    client: reqwest::Client,
+    population: Arc<Population>,
+    shared: Arc<Mutex<Shared>>,
+    count: usize,
+    from: Instant,
+    over: Duration,
+) {
+    let mut rng = Rng::new(0x5a1e);
+    let mut due = from;
+    let mean = over.as_secs_f64() / count as f64;
+    let mut tasks = Vec::with_capacity(count);
+    for n in 0..count.min(population.residents.len()) {
+        due += Duration::from_secs_f64(rng.exp(mean));
+        tokio::time::sleep_until(due).await;
+        let (client, url, population, shared) = (
+            client.clone(),
+            url.clone(),
+            population.clone(),
+            shared.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let r = &population.residents[population.residents.len() - 1 - n];
+            let response = client
+                .post(format!("{url}/api/v1/sale/orders"))
+                .bearer_auth(&r.token)
+                .header("Idempotency-Key", format!("order-{}", r.id))
+                .header("X-Forwarded-For", address(r.id))
+                .json(&serde_json::json!({"sets": 1}))
+                .send()
+                .await;
+            let status = response.ok().map(|r| r.status());
+            if let Ok(mut s) = shared.lock() {
+                s.orders.record(status, StatusCode::CREATED, due.elapsed());
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
