@@ -17,6 +17,44 @@ val signing = Properties().apply {
 }
 fun signingValue(key: String, env: String): String? = signing.getProperty(key) ?: System.getenv(env)
 
+// rustls-platform-verifier (reqwest's certificate verifier in libchiiki_ffi) calls a Kotlin
+// component through JNI, and the two must be the same release: its version is the one of the
+// `rustls-platform-verifier-android` crate in the workspace's Cargo.lock, read here as that
+// crate's README says (a ValueSource, so the configuration cache notices a changed lockfile).
+abstract class RustlsPlatformVerifierVersion : ValueSource<String, RustlsPlatformVerifierVersion.Params> {
+    interface Params : ValueSourceParameters {
+        val lockFile: RegularFileProperty
+    }
+
+    override fun obtain(): String {
+        val lockFile = parameters.lockFile.get().asFile
+        val lines = lockFile.readLines()
+        val name = lines.indexOfFirst { it.trim() == "name = \"$CRATE\"" }
+        return lines.drop(name + 1).takeIf { name >= 0 }
+            ?.firstOrNull { it.trimStart().startsWith("version = ") }
+            ?.substringAfter('"')?.substringBefore('"')
+            ?.takeIf { it.isNotEmpty() }
+            ?: error("$CRATE not found in $lockFile")
+    }
+
+    companion object {
+        const val CRATE = "rustls-platform-verifier-android"
+    }
+}
+
+val rustlsPlatformVerifierVersion = providers.of(RustlsPlatformVerifierVersion::class.java) {
+    parameters.lockFile.set(layout.projectDirectory.file("../../Cargo.lock"))
+}
+
+configurations.configureEach {
+    resolutionStrategy.eachDependency {
+        if (requested.group == "org.rustls" && requested.name == "rustls-platform-verifier") {
+            useVersion(rustlsPlatformVerifierVersion.get())
+            because("the Kotlin component must match ${RustlsPlatformVerifierVersion.CRATE} in Cargo.lock")
+        }
+    }
+}
+
 android {
     namespace = "jp.chiiki.app"
     compileSdk = 36
@@ -110,6 +148,9 @@ dependencies {
 
     // JNA for the uniffi bindings: the Android archive carries libjnidispatch for each ABI.
     implementation("${libs.jna.get().module}:${libs.versions.jna.get()}@aar")
+    // The Android half of the Rust TLS verifier (PlatformVerifier.init hands it the Context);
+    // versionless here, its version comes from Cargo.lock (above).
+    implementation(libs.rustls.platform.verifier)
 
     testImplementation(libs.junit)
 }

@@ -1,5 +1,6 @@
 //! chiiki-ffi: the one door that native shells (SwiftUI, Jetpack Compose, the terminal wallet)
-//! use to reach the resident app in `chiiki_core::app`.
+//! use to reach the resident app in `chiiki_core::app` and store mode in `chiiki_core::store`
+//! (the [`StoreTill`] object, `till.rs`, with its live feed in `feed.rs`).
 //!
 //! Owns the uniffi facade — a typed [`Wallet`] object, the [`WalletShell`] callback trait that
 //! shells implement, and uniffi mirrors of the core's `Event` and `ViewModel` — and the running
@@ -11,16 +12,27 @@
 //! word a resident reads comes from the core's view model.
 //!
 //! Nothing exported here may sit behind `#[cfg]`: uniffi checksums the exported interface, and
-//! the committed Swift and Kotlin must match the library built for any target.
+//! the committed Swift and Kotlin must match the library built for any target. (The Android
+//! TLS start-up in `android` is a plain JNI function, outside uniffi.)
 
+#[cfg(target_os = "android")]
+mod android;
 mod cache;
 mod device_key;
 mod error;
+mod feed;
 mod http;
+mod local;
+mod till;
 mod types;
 mod wallet;
 
 pub use error::WalletError;
+pub use till::{
+    StoreAmountCodeView, StoreChargeView, StoreEvent, StoreFeedLineView, StoreRefundView,
+    StoreSaleLineView, StoreScreenView, StoreShell, StoreTill, StoreTillConfig, StoreTillView,
+    StoreTodayView, StoreViewModel,
+};
 pub use types::*;
 pub use wallet::{DeviceKeyStore, Wallet, WalletConfig, WalletShell};
 

@@ -77,6 +77,25 @@ pub enum Event {
     },
     PaymentCancelled,
     MyCodeOpened,
+    /// The premium set sale screen: where the sale stands, the application, the lottery's
+    /// result, what to pay, and the additional sale.
+    SaleOpened,
+    /// A number of sets was picked (`SetChoiceView.sets`), for the application or an
+    /// additional-sale order.
+    SetsChosen {
+        sets: i64,
+    },
+    /// Apply for the chosen sets, or change the application to them.
+    ApplySubmitted,
+    /// Withdraw the application.
+    WithdrawTapped,
+    /// Take the chosen sets in the additional sale (first come, first served). Tapping again
+    /// while it is unanswered sends the same order again, never a second one.
+    AdditionalPurchaseTapped,
+    /// The points screen: fetch the points, their expiry and the activities that earned them
+    /// (`ViewModel.points`). Event codes (`CKE:…`) are claimed by scanning them
+    /// (`Event.CodeScanned`).
+    PointsOpened,
 }
 
 /// The registration form as the resident filled it in, every field as typed.
@@ -143,6 +162,12 @@ impl TryFrom<Event> for app::Event {
             Event::PinEntered { pin } => app::Event::PinEntered(pin),
             Event::PaymentCancelled => app::Event::PaymentCancelled,
             Event::MyCodeOpened => app::Event::MyCodeOpened,
+            Event::SaleOpened => app::Event::SaleOpened,
+            Event::SetsChosen { sets } => app::Event::SetsChosen(sets),
+            Event::ApplySubmitted => app::Event::ApplySubmitted,
+            Event::WithdrawTapped => app::Event::WithdrawTapped,
+            Event::AdditionalPurchaseTapped => app::Event::AdditionalPurchaseTapped,
+            Event::PointsOpened => app::Event::PointsOpened,
         })
     }
 }
@@ -175,6 +200,10 @@ pub struct ViewModel {
     pub offline_banner: Option<String>,
     /// A message to show over the screen, with "もう一度ためす" when `retry_label` is set.
     pub alert: Option<AlertView>,
+    /// The resident's community points (signed in only), for the points screen. Defaults to
+    /// none so that shells and tests building a view model by hand need not name it.
+    #[uniffi(default = None)]
+    pub points: Option<PointsView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -184,6 +213,9 @@ pub struct AlertView {
     pub retry_label: Option<String>,
 }
 
+// The sale screen makes one variant large; uniffi enums cannot box it, and a view model is
+// made once per render, so the size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum ScreenView {
     Loading { message: String },
@@ -194,6 +226,7 @@ pub enum ScreenView {
     Stores { view: StoresView },
     Pay { view: PayView },
     MyCode { view: MyCodeView },
+    Sale { view: SaleView },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -367,6 +400,114 @@ pub struct MyCodeView {
     pub error: Option<String>,
 }
 
+/// The premium set sale screen.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SaleView {
+    /// `みどり市プレミアム付電子地域通貨`
+    pub title: String,
+    /// Shown alone while the sale is being asked for and nothing is known yet:
+    /// `販売の状況を確かめています…`
+    pub loading: Option<String>,
+    /// `1セット ¥5,000で ¥6,500分の商品券になります。お一人2セットまでです。`
+    pub offer: Option<String>,
+    /// Where the sale stands: `お申し込みを受け付けています（2024年10月21日まで）。…`
+    pub status: Option<String>,
+    /// The dates, each named: `申込期間` `2024年10月1日〜2024年10月21日`.
+    pub schedule: Vec<SaleScheduleView>,
+    /// `2セット（お支払い ¥10,000、¥13,000分）を申し込んでいます。` while the window is open,
+    /// `お申し込み: 2セット（…）` after.
+    pub application: Option<String>,
+    /// 抽選結果: `抽選の結果、2セットのうち1セットが当選しました。`
+    pub result: Option<String>,
+    /// What the resident has to pay (or has paid), newest first.
+    pub orders: Vec<SaleOrderView>,
+    /// `お持ちのセット 1セット（お一人2セットまで）`
+    pub held: Option<String>,
+    /// The additional sale: `先着順で販売中です（残り100セット）。` or that it is sold out.
+    pub additional: Option<String>,
+    /// The numbers of sets to pick from (send `Event.SetsChosen`); empty when nothing can be
+    /// applied for or bought now.
+    pub set_choices: Vec<SetChoiceView>,
+    /// `この内容で申し込む` / `この内容に変更する` (sends `Event.ApplySubmitted`).
+    pub apply_label: Option<String>,
+    /// `お申し込みを取り消す` (sends `Event.WithdrawTapped`).
+    pub withdraw_label: Option<String>,
+    /// `先着順で購入を申し込む` (sends `Event.AdditionalPurchaseTapped`).
+    pub buy_label: Option<String>,
+    /// Set while a request waits for the server; buttons are disabled meanwhile.
+    pub busy: Option<String>,
+    /// What went through last: `2セットのお申し込みを受け付けました。`
+    pub notice: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SaleScheduleView {
+    pub label: String,
+    pub dates: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SetChoiceView {
+    pub sets: i64,
+    /// `2セット（お支払い ¥10,000、¥13,000分）`
+    pub label: String,
+    pub selected: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SaleOrderView {
+    pub order_id: i64,
+    /// `当選分 2セット` / `追加販売 1セット`
+    pub title: String,
+    /// `¥10,000（¥13,000分の商品券になります）`
+    pub amount: String,
+    /// `お支払い待ち` / `お支払い済み（商品券は残高に入っています）` / lapsed.
+    pub status: String,
+    /// For an order to pay: `2024年11月30日まで`.
+    pub deadline: Option<String>,
+    /// For an order to pay, one line per way of paying.
+    pub how_to_pay: Vec<String>,
+    /// For a paid order: `2024年11月5日 10:30`.
+    pub paid_at: Option<String>,
+}
+
+/// The community points screen.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PointsView {
+    /// `1,200ポイント`
+    pub balance: String,
+    /// How points are used, in one sentence.
+    pub explanation: String,
+    /// What can be spent, earliest expiry first.
+    pub lots: Vec<PointsLotView>,
+    /// The activities that earned points, newest first.
+    pub activities: Vec<PointsActivityView>,
+    /// The last claim's outcome.
+    pub notice: Option<String>,
+    /// Shown while the points are being fetched or a claim is on its way.
+    pub busy: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PointsLotView {
+    /// `300ポイント`
+    pub points: String,
+    /// `2025年12月1日まで使えます`
+    pub expires: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PointsActivityView {
+    pub event: String,
+    pub place: String,
+    /// `+100ポイント`
+    pub points: String,
+    /// `2024年12月1日`
+    pub earned_on: String,
+    /// `2025年12月1日まで`
+    pub expires: String,
+}
+
 impl From<app::ViewModel> for ViewModel {
     fn from(view: app::ViewModel) -> Self {
         ViewModel {
@@ -376,6 +517,37 @@ impl From<app::ViewModel> for ViewModel {
                 message: alert.message,
                 retry_label: alert.retry_label,
             }),
+            points: view.points.map(PointsView::from),
+        }
+    }
+}
+
+impl From<app::PointsView> for PointsView {
+    fn from(view: app::PointsView) -> Self {
+        PointsView {
+            balance: view.balance,
+            explanation: view.explanation,
+            lots: view
+                .lots
+                .into_iter()
+                .map(|lot| PointsLotView {
+                    points: lot.points,
+                    expires: lot.expires,
+                })
+                .collect(),
+            activities: view
+                .activities
+                .into_iter()
+                .map(|a| PointsActivityView {
+                    event: a.event,
+                    place: a.place,
+                    points: a.points,
+                    earned_on: a.earned_on,
+                    expires: a.expires,
+                })
+                .collect(),
+            notice: view.notice,
+            busy: view.busy,
         }
     }
 }
@@ -417,6 +589,59 @@ impl From<app::ScreenView> for ScreenView {
                     error: view.error,
                 },
             },
+            app::ScreenView::Sale(view) => ScreenView::Sale {
+                view: (*view).into(),
+            },
+        }
+    }
+}
+
+impl From<app::SaleView> for SaleView {
+    fn from(view: app::SaleView) -> Self {
+        SaleView {
+            title: view.title,
+            loading: view.loading,
+            offer: view.offer,
+            status: view.status,
+            schedule: view
+                .schedule
+                .into_iter()
+                .map(|s| SaleScheduleView {
+                    label: s.label,
+                    dates: s.dates,
+                })
+                .collect(),
+            application: view.application,
+            result: view.result,
+            orders: view
+                .orders
+                .into_iter()
+                .map(|o| SaleOrderView {
+                    order_id: o.order_id,
+                    title: o.title,
+                    amount: o.amount,
+                    status: o.status,
+                    deadline: o.deadline,
+                    how_to_pay: o.how_to_pay,
+                    paid_at: o.paid_at,
+                })
+                .collect(),
+            held: view.held,
+            additional: view.additional,
+            set_choices: view
+                .set_choices
+                .into_iter()
+                .map(|c| SetChoiceView {
+                    sets: c.sets,
+                    label: c.label,
+                    selected: c.selected,
+                })
+                .collect(),
+            apply_label: view.apply_label,
+            withdraw_label: view.withdraw_label,
+            buy_label: view.buy_label,
+            busy: view.busy,
+            notice: view.notice,
         }
     }
 }

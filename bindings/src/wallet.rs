@@ -14,24 +14,20 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    path::{Path, PathBuf},
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
-        atomic::{AtomicU32, AtomicU64, Ordering},
+        atomic::{AtomicU64, Ordering},
     },
-    time::Duration,
 };
 
 use chiiki_core::app::{self, Effect, ResidentApp, ScanRequest};
-use crux_core::{Core, Request, Resolvable};
-use crux_http::protocol::HttpRequest;
-use ring::rand::{SecureRandom, SystemRandom};
+use crux_core::{Core, Request};
 
 use crate::{
     DeviceKeyRequest, DeviceKeyResponse, Event, Notification, ScanOutcome, ViewModel, WalletError,
     cache::{self, Cache},
     device_key::SoftwareDeviceKey,
-    http,
+    local::{self, EffectLoop, Local},
 };
 
 /// What the shell implements: drawing and the requests only the platform can carry out.
@@ -85,7 +81,7 @@ pub struct WalletConfig {
 pub struct Wallet {
     engine: Arc<Engine>,
     /// Held so that HTTP and timers keep running; shut down (without waiting) with the wallet.
-    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    _runtime: local::OwnedRuntime,
 }
 
 #[uniffi::export]
@@ -97,46 +93,27 @@ impl Wallet {
         config: WalletConfig,
         shell: Arc<dyn WalletShell>,
     ) -> Result<Arc<Self>, WalletError> {
-        let data_dir = PathBuf::from(&config.data_dir);
-        create_private_dir(&data_dir).map_err(|e| WalletError::DataDirectory {
-            path: config.data_dir.clone(),
-            reason: e.to_string(),
-        })?;
-        let cache =
-            Cache::open(&data_dir.join(cache::FILE_NAME)).map_err(|e| WalletError::Cache {
-                reason: e.to_string(),
-            })?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("chiiki-wallet")
-            .enable_all()
-            .build()
-            .map_err(|e| WalletError::Startup {
-                reason: e.to_string(),
-            })?;
-        let timeout = Duration::from_secs(u64::from(config.request_timeout_secs.max(1)));
-        let client = http::client(timeout).map_err(|e| WalletError::Startup {
-            reason: e.to_string(),
-        })?;
+        let opened = local::open(
+            &config.data_dir,
+            cache::FILE_NAME,
+            config.request_timeout_secs,
+        )?;
         let software_key = match config.device_key {
             DeviceKeyStore::Platform => None,
-            DeviceKeyStore::Software => Some(SoftwareDeviceKey::in_dir(&data_dir)),
+            DeviceKeyStore::Software => Some(SoftwareDeviceKey::in_dir(&opened.data_dir)),
         };
         let engine = Arc::new(Engine {
             core: Core::new(),
             shell,
-            cache,
-            client,
-            runtime: runtime.handle().clone(),
-            rng: SystemRandom::new(),
+            cache: opened.cache,
+            local: opened.local,
             software_key,
             waiting: Mutex::new(Waiting::default()),
             next_request_id: AtomicU64::new(1),
-            requests_in_flight: AtomicU32::new(0),
         });
         Ok(Arc::new(Wallet {
             engine,
-            runtime: Mutex::new(Some(runtime)),
+            _runtime: opened.runtime,
         }))
     }
 
@@ -188,22 +165,7 @@ impl Wallet {
     /// the terminal wallet and tests, which wait for the app to be quiet before they read. Ask
     /// before `view()`: when this is 0, a view read afterwards includes every answer.
     pub fn requests_in_flight(&self) -> u32 {
-        self.engine.requests_in_flight.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Wallet {
-    fn drop(&mut self) {
-        // Never block the thread that lets go of the wallet (often the UI or a GC thread):
-        // requests still running are abandoned, as when the app is closed.
-        let runtime = self
-            .runtime
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(runtime) = runtime {
-            runtime.shutdown_background();
-        }
+        self.engine.local.requests_in_flight()
     }
 }
 
@@ -219,13 +181,10 @@ struct Engine {
     core: Core<ResidentApp>,
     shell: Arc<dyn WalletShell>,
     cache: Cache,
-    client: reqwest::Client,
-    runtime: tokio::runtime::Handle,
-    rng: SystemRandom,
+    local: Local,
     software_key: Option<SoftwareDeviceKey>,
     waiting: Mutex<Waiting>,
     next_request_id: AtomicU64,
-    requests_in_flight: AtomicU32,
 }
 
 impl Engine {
@@ -234,15 +193,23 @@ impl Engine {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn resolve<Output>(
-        &self,
-        request: &mut impl Resolvable<Output>,
-        output: Output,
-    ) -> Vec<Effect> {
-        // Every request we resolve was made to be resolved once, and is resolved once (it is
-        // taken out of `waiting`, or handled where it arrived), so this cannot fail; were it
-        // to, the answer has nowhere to go and dropping it is all that can be done.
-        self.core.resolve(request, output).unwrap_or_default()
+    /// Keep a platform request under a new id until the shell answers it.
+    fn park(&self, keep: impl FnOnce(&mut Waiting, u64)) -> u64 {
+        let id = self.next_request_id.fetch_add(1, Ordering::SeqCst);
+        keep(&mut self.waiting(), id);
+        id
+    }
+}
+
+impl EffectLoop for Engine {
+    type App = ResidentApp;
+
+    fn core(&self) -> &Core<ResidentApp> {
+        &self.core
+    }
+
+    fn local(&self) -> &Local {
+        &self.local
     }
 
     /// Carry out `effects` and whatever they lead to, until only work that finishes later
@@ -261,11 +228,11 @@ impl Engine {
                     queue.extend(self.resolve(&mut request, chrono::Utc::now()));
                 }
                 Effect::Random(mut request) => {
-                    let output = self.random_bytes(request.operation.len);
+                    let output = self.local.random_bytes(request.operation.len);
                     queue.extend(self.resolve(&mut request, output));
                 }
-                Effect::Http(request) => self.spawn_http(request),
-                Effect::Timer(request) => self.spawn_timer(request),
+                Effect::Http(request) => local::spawn_http(self, request),
+                Effect::Timer(request) => local::spawn_timer(self, request),
                 Effect::Camera(request) => {
                     let id = self.park(|waiting, id| {
                         waiting.scans.insert(id, request);
@@ -294,64 +261,4 @@ impl Engine {
             self.shell.render();
         }
     }
-
-    /// Keep a platform request under a new id until the shell answers it.
-    fn park(&self, keep: impl FnOnce(&mut Waiting, u64)) -> u64 {
-        let id = self.next_request_id.fetch_add(1, Ordering::SeqCst);
-        keep(&mut self.waiting(), id);
-        id
-    }
-
-    fn random_bytes(&self, len: u32) -> Vec<u8> {
-        let mut bytes = vec![0u8; len as usize];
-        // The OS generator failing is not something to paper over with weaker bytes: the app
-        // gets fewer bytes than it asked for and reports that it could not go on.
-        match self.rng.fill(&mut bytes) {
-            Ok(()) => bytes,
-            Err(_) => Vec::new(),
-        }
-    }
-
-    fn spawn_http(self: &Arc<Self>, mut request: Request<HttpRequest>) {
-        // Counted before this call returns, and released only after what the answer led to
-        // has been carried out: "none in flight" then really means the app is quiet.
-        self.requests_in_flight.fetch_add(1, Ordering::SeqCst);
-        let engine = Arc::clone(self);
-        self.runtime.spawn(async move {
-            let result = http::send(&engine.client, &request.operation).await;
-            let follow_up = Arc::clone(&engine);
-            // SQLite and the shell's render are blocking work: off the async workers.
-            let _ = tokio::task::spawn_blocking(move || {
-                let effects = follow_up.resolve(&mut request, result);
-                follow_up.run(effects);
-            })
-            .await;
-            engine.requests_in_flight.fetch_sub(1, Ordering::SeqCst);
-        });
-    }
-
-    fn spawn_timer(self: &Arc<Self>, mut request: Request<app::TimerRequest>) {
-        let engine = Arc::clone(self);
-        let wait = Duration::from_millis(request.operation.millis);
-        self.runtime.spawn(async move {
-            tokio::time::sleep(wait).await;
-            let _ = tokio::task::spawn_blocking(move || {
-                let effects = engine.resolve(&mut request, ());
-                engine.run(effects);
-            })
-            .await;
-        });
-    }
-}
-
-/// Create the data directory (and parents); on Unix only its owner may enter it.
-fn create_private_dir(path: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(path)
 }

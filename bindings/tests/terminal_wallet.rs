@@ -1,7 +1,9 @@
 //! `chiiki-wallet` against a real `chiiki serve` on a free local port with its own SQLite
 //! file: a resident registers, is charged ¥3,000 at the counter, pays a store ¥1,200 with the
 //! PIN, gets a wrong PIN explained, and — with the server gone — still sees balance, history
-//! and a resident code from the offline cache.
+//! and a resident code from the offline cache. A second resident goes through the premium set
+//! sale: refused outside the application window, one set taken in the additional sale, paid at
+//! the counter, and the set in the balance and the history.
 //!
 //! The server binary is `$CHIIKI_BACKEND_BIN`, or `chiiki` beside this package's binaries
 //! (`cargo build -p chiiki-backend` puts it there; `cargo test --workspace` builds it too).
@@ -188,6 +190,26 @@ impl Counter {
         })
     }
 
+    /// Staff publish a seed's SHA-256 and draw with it (docs/sale.md): the sale moves on.
+    fn draw_lottery(&self) {
+        let seed = "5eed".repeat(16);
+        let digest = ring::digest::digest(&ring::digest::SHA256, seed.as_bytes());
+        let commitment: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        self.call(
+            "/api/v1/admin/sale/commitment",
+            json!({ "commitment": commitment }),
+        );
+        self.call("/api/v1/admin/sale/draw", json!({ "seed": seed }));
+    }
+
+    /// The resident paid order `order_id` in cash at the counter.
+    fn pay_at_counter(&self, order_id: i64) {
+        self.call(
+            &format!("/api/v1/admin/sale/orders/{order_id}/counter-payment"),
+            json!({ "receipt_number": "S-0001" }),
+        );
+    }
+
     /// The counter looks the resident up by signing in with their login, as the resident
     /// shows it, and charges `amount` in cash.
     fn charge(&self, amount: i64) {
@@ -337,4 +359,376 @@ fn a_resident_registers_pays_a_store_and_still_sees_everything_offline() {
     .expect("a P-256 key");
     let decoded = decode_resident_code(payload).expect("a resident code");
     assert_eq!(decoded.verify(key.public_key().as_ref()), Ok(()));
+}
+
+#[test]
+fn a_resident_takes_a_set_in_the_sale_pays_at_the_counter_and_sees_it_in_the_balance() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = Server::start(dir.path());
+    let origin = server.origin.clone();
+    let phone = dir.path().join("phone");
+    let run = |args: &[&str]| wallet(&origin, &phone, args, "");
+
+    succeeded(run(&[
+        "register",
+        "--name",
+        "佐藤 一郎",
+        "--kana",
+        "さとう いちろう",
+        "--birth-date",
+        "1975-06-01",
+        "--postal-code",
+        "376-0101",
+        "--district",
+        "大間々町",
+        "--address",
+        "大間々2-3-4",
+        "--phone",
+        "090-2222-3333",
+        "--password",
+        PASSWORD,
+        "--pin",
+        PIN,
+    ]));
+
+    // `--shift-to-today` puts today on the first day of the additional sale: the application
+    // window is over, and the sale waits for the lottery.
+    let status = succeeded(run(&["sale"]));
+    assert!(status.contains("1セット ¥5,000で ¥6,500分"), "{status}");
+    assert!(
+        status.contains("申込期間は終わりました。抽選の結果をお待ちください。"),
+        "{status}"
+    );
+    assert!(status.contains("  申込期間 "), "{status}");
+
+    let late = run(&["sale", "apply", "--sets", "1"]);
+    assert!(!late.status.success());
+    let said = text(&late.stderr);
+    assert!(said.contains("申込期間（"), "{said}");
+    assert!(
+        said.contains("）ではないため、申込・変更・取消はできません。"),
+        "{said}"
+    );
+
+    let counter = Counter::open(&origin);
+    counter.draw_lottery();
+
+    let too_many = run(&["sale", "buy", "--sets", "3"]);
+    assert!(!too_many.status.success());
+    let said = text(&too_many.stderr);
+    assert!(said.contains("1〜2セット"), "{said}");
+
+    let bought = succeeded(run(&["sale", "buy", "--sets", "1"]));
+    assert!(
+        bought.contains("1セットのお申し込みを受け付けました。¥5,000をお支払いください（"),
+        "{bought}"
+    );
+    assert!(bought.contains("追加販売 1セット"), "{bought}");
+    assert!(bought.contains("お支払い待ち"), "{bought}");
+    assert!(bought.contains("  お支払い期限 "), "{bought}");
+    assert!(
+        bought.contains("  お支払い方法 市役所・各支所の窓口で現金で"),
+        "{bought}"
+    );
+    let order_id: i64 = bought
+        .lines()
+        .find_map(|line| line.strip_prefix("お申し込み番号 "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("no order number in {bought}"));
+
+    counter.pay_at_counter(order_id);
+
+    let balance = succeeded(run(&["balance"]));
+    assert!(balance.contains("残高 ¥6,500"), "{balance}");
+    assert!(
+        balance.contains("  プレミアム付商品券 ¥6,500（"),
+        "{balance}"
+    );
+    let history = succeeded(run(&["history"]));
+    assert!(history.contains("+¥6,500  商品券の購入"), "{history}");
+    assert!(history.contains("    プレミアム分 ¥6,500"), "{history}");
+    let status = succeeded(run(&["sale"]));
+    assert!(
+        status.contains("お支払い済み（商品券は残高に入っています）"),
+        "{status}"
+    );
+    assert!(
+        status.contains("お持ちのセット 1セット（お一人2セットまで）"),
+        "{status}"
+    );
+
+    // Without a signal the sale cannot be shown from memory: it says so, and the command fails.
+    server.kill();
+    let offline = run(&["sale"]);
+    assert!(!offline.status.success());
+    let said = text(&offline.stderr);
+    assert!(
+        said.contains("販売の状況を確かめられませんでした"),
+        "{said}"
+    );
+}
+
+impl Counter {
+    /// An approved store with a staff login; gives the store's printed code.
+    fn store_with_staff(&self, login: &str, password: &str) -> String {
+        let code = self.approved_store();
+        let store_id = chiiki_core::qr::decode_merchant_code(&code, &self.programme_id())
+            .expect("our store code")
+            .store_id;
+        self.call(
+            &format!("/api/v1/admin/stores/{store_id}/staff"),
+            json!({ "login": login, "password": password }),
+        );
+        code
+    }
+
+    fn programme_id(&self) -> String {
+        self.get("/api/v1/programme")["id"]
+            .as_str()
+            .expect("a programme id")
+            .to_owned()
+    }
+}
+
+/// Store staff log in with `chiiki-wallet store`, follow payments live, and see a resident's
+/// payment land as 「¥1,200 受け取りました」; then charge the resident's own code, see today's
+/// sales, and refund part of a payment.
+#[test]
+fn a_store_sees_a_residents_payment_land_live_charges_a_code_and_refunds() {
+    const STORE_LOGIN: &str = "S-BAKERY";
+    const STORE_PASSWORD: &str = "bakery-pass-2024";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = Server::start(dir.path());
+    let origin = server.origin.clone();
+    let phone = dir.path().join("phone");
+    let till = dir.path().join("till");
+    let resident = |args: &[&str], stdin: &str| wallet(&origin, &phone, args, stdin);
+    let store = |args: &[&str]| {
+        let mut all = vec!["store"];
+        all.extend_from_slice(args);
+        wallet(&origin, &till, &all, "")
+    };
+
+    succeeded(resident(
+        &[
+            "register",
+            "--name",
+            "山田 花子",
+            "--kana",
+            "やまだ はなこ",
+            "--birth-date",
+            "1980-04-01",
+            "--postal-code",
+            "376-0101",
+            "--district",
+            "大間々町",
+            "--address",
+            "大間々1-2-3",
+            "--phone",
+            PHONE,
+            "--password",
+            PASSWORD,
+            "--pin",
+            PIN,
+        ],
+        "",
+    ));
+    let counter = Counter::open(&origin);
+    counter.charge(3000);
+    let code = counter.store_with_staff(STORE_LOGIN, STORE_PASSWORD);
+
+    let logged_in = succeeded(store(&[
+        "login",
+        "--login",
+        STORE_LOGIN,
+        "--password",
+        STORE_PASSWORD,
+    ]));
+    assert!(logged_in.contains("本日 0件 ¥0"), "{logged_in}");
+
+    let amount_code = succeeded(store(&["code", "--amount", "1,200"]));
+    assert!(amount_code.contains("¥1,200"), "{amount_code}");
+
+    // The feed, in a process of its own, printing each payment as it lands.
+    let mut follower = Command::new(env!("CARGO_BIN_EXE_chiiki-wallet"))
+        .args(["store", "payments", "--follow"])
+        .env("CHIIKI_SERVER", &origin)
+        .env("CHIIKI_WALLET_DIR", &till)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the feed");
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    let stdout = follower.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The first line is today's summary: the feed is set up.
+    let first = lines_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the feed starts");
+    assert!(first.contains("本日"), "{first}");
+
+    // The feed subscribes right after the summary is printed; pay until it has seen one.
+    let paid = succeeded(resident(
+        &["pay", "--code", &code, "--amount", "1,200"],
+        &format!("{PIN}\n"),
+    ));
+    assert!(paid.contains("¥1,200"), "{paid}");
+    let seen = lines_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the payment appears in the feed");
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert!(seen.ends_with("¥1,200 受け取りました"), "{seen}");
+
+    // The store charges the resident's own code.
+    let shown = succeeded(resident(&["code"], ""));
+    let payload = shown
+        .lines()
+        .find(|line| line.starts_with("CKR:"))
+        .unwrap_or_else(|| panic!("no resident code in {shown}"))
+        .to_owned();
+    let charged = succeeded(store(&["charge", "--code", &payload, "--amount", "500"]));
+    assert!(charged.contains("¥500 受け取りました"), "{charged}");
+    let replayed = store(&["charge", "--code", &payload, "--amount", "500"]);
+    assert!(!replayed.status.success());
+    assert!(
+        text(&replayed.stderr).contains("すでに使われました"),
+        "{}",
+        text(&replayed.stderr)
+    );
+
+    let today = succeeded(store(&["today"]));
+    assert!(today.contains("本日 2件 ¥1,700"), "{today}");
+    let payment_id = today
+        .lines()
+        .find(|l| l.contains("¥1,200"))
+        .and_then(|l| l.strip_prefix('#'))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the ¥1,200 payment")
+        .to_owned();
+    let refunded = succeeded(store(&[
+        "refund",
+        "--payment",
+        &payment_id,
+        "--amount",
+        "200",
+        "--reason",
+        "返品",
+    ]));
+    assert!(refunded.contains("¥200 返金しました"), "{refunded}");
+    let balance = succeeded(resident(&["balance"], ""));
+    assert!(balance.contains("残高 ¥1,500"), "{balance}");
+
+    server.kill();
+}
+
+impl Counter {
+    fn get_as_staff(&self, path: &str) -> Value {
+        let request = self
+            .client
+            .get(format!("{}{path}", self.origin))
+            .bearer_auth(&self.token);
+        self.runtime.block_on(async {
+            let response = request.send().await.expect("the server answers");
+            assert!(response.status().is_success(), "GET {path}");
+            response.json().await.expect("a JSON answer")
+        })
+    }
+
+    /// A community event going on now, once per resident; gives its printed code (`CKE:…`).
+    fn points_event(&self, name: &str, points: i64) -> String {
+        let now = chrono::Utc::now();
+        let event = self.call(
+            "/api/v1/admin/points/events",
+            json!({ "name": name, "place": "渡良瀬川河川敷", "points": points,
+                    "starts_at": now - chrono::Duration::hours(1),
+                    "ends_at": now + chrono::Duration::days(1),
+                    "frequency": "once" }),
+        );
+        let id = event["id"].as_i64().expect("an event id");
+        self.get_as_staff(&format!("/api/v1/admin/points/events/{id}/printed-code"))["payload"]
+            .as_str()
+            .expect("a payload")
+            .to_owned()
+    }
+}
+
+#[test]
+fn a_resident_claims_an_events_points_once_and_sees_them_with_their_expiry() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path());
+    let origin = server.origin.clone();
+    let phone = dir.path().join("phone");
+    let run = |args: &[&str]| wallet(&origin, &phone, args, "");
+
+    succeeded(run(&[
+        "register",
+        "--name",
+        "鈴木 花子",
+        "--kana",
+        "すずき はなこ",
+        "--birth-date",
+        "1988-02-03",
+        "--postal-code",
+        "376-0101",
+        "--district",
+        "大間々町",
+        "--address",
+        "大間々5-6-7",
+        "--phone",
+        "090-4444-5555",
+        "--password",
+        PASSWORD,
+        "--pin",
+        PIN,
+    ]));
+
+    let empty = succeeded(run(&["points"]));
+    assert!(empty.contains("ポイント 0ポイント"), "{empty}");
+    assert!(
+        empty.contains("参加したイベントはまだありません。"),
+        "{empty}"
+    );
+
+    let counter = Counter::open(&origin);
+    let code = counter.points_event("河川敷クリーン作戦", 100);
+    assert!(code.starts_with("CKE:"), "{code}");
+
+    let claimed = succeeded(run(&["points", "claim", "--code", &code]));
+    assert!(claimed.contains("100ポイントを受け取りました"), "{claimed}");
+    assert!(claimed.contains("ポイント 100ポイント"), "{claimed}");
+    assert!(claimed.contains("  100ポイント  "), "{claimed}");
+    assert!(claimed.contains("まで使えます"), "{claimed}");
+    assert!(
+        claimed.contains("河川敷クリーン作戦（渡良瀬川河川敷）  +100ポイント"),
+        "{claimed}"
+    );
+
+    // The same code again: refused in the app's words, and nothing earned twice.
+    let again = run(&["points", "claim", "--code", &code]);
+    assert!(!again.status.success());
+    let said = text(&again.stderr);
+    assert!(said.contains("もう受け取っています"), "{said}");
+    let points = succeeded(run(&["points"]));
+    assert!(points.contains("ポイント 100ポイント"), "{points}");
+
+    let forged = run(&["points", "claim", "--code", "CKE:nonsense"]);
+    assert!(!forged.status.success());
+    let said = text(&forged.stderr);
+    assert!(said.contains("このQRコードでは"), "{said}");
+
+    let balance = succeeded(run(&["balance"]));
+    assert!(balance.contains("ポイント 100"), "{balance}");
 }

@@ -1,5 +1,5 @@
 //! Chiiki's shared core: the wire protocol spoken by the app and the server, the QR codecs,
-//! and the resident app's logic. Pure: this crate never performs I/O.
+//! and the logic of the resident app (`app`) and of store mode (`store`). Pure: no I/O.
 
 pub mod money;
 pub mod protocol;
@@ -8,3 +8,4 @@ pub mod time;
 pub use money::Yen;
 pub mod app;
 pub mod qr;
+pub mod store;

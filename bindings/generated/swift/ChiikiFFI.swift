@@ -588,6 +588,411 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
+ * What a store shell implements: drawing and the camera.
+ */
+public protocol StoreShell: AnyObject, Sendable {
+    
+    /**
+     * The view model changed: call `StoreTill.view()` and redraw.
+     */
+    func render() 
+    
+    /**
+     * Open the camera for the resident's code; answer with `StoreTill.resolve_scan`.
+     */
+    func openCamera(requestId: UInt64) 
+    
+}
+/**
+ * What a store shell implements: drawing and the camera.
+ */
+open class StoreShellImpl: StoreShell, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+    @_documentation(visibility: private)
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+    @_documentation(visibility: private)
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+    @_documentation(visibility: private)
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+    @_documentation(visibility: private)
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_chiiki_ffi_fn_clone_storeshell(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_chiiki_ffi_fn_free_storeshell(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The view model changed: call `StoreTill.view()` and redraw.
+     */
+open func render()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_chiiki_ffi_fn_method_storeshell_render(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Open the camera for the resident's code; answer with `StoreTill.resolve_scan`.
+     */
+open func openCamera(requestId: UInt64)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_chiiki_ffi_fn_method_storeshell_open_camera(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(requestId),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceStoreShell {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceStoreShell = UniffiVTableCallbackInterfaceStoreShell(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeStoreShell.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface StoreShell: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeStoreShell.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface StoreShell: handle missing in uniffiClone")
+            }
+        },
+        render: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeStoreShell.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.render(
+                )
+            }
+
+            
+            let writeReturn = { () in }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        openCamera: { (
+            uniffiHandle: UInt64,
+            requestId: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeStoreShell.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.openCamera(
+                     requestId: try FfiConverterUInt64.lift(requestId)
+                )
+            }
+
+            
+            let writeReturn = { () in }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceStoreShell> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceStoreShell>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitStoreShell() {
+    uniffi_chiiki_ffi_fn_init_callback_vtable_storeshell(UniffiCallbackInterfaceStoreShell.vtablePtr)
+}
+
+@_documentation(visibility: private)
+public struct FfiConverterTypeStoreShell: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<StoreShell>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = StoreShell
+
+    public static func lift(_ handle: UInt64) throws -> StoreShell {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return StoreShellImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: StoreShell) -> UInt64 {
+         if let rustImpl = value as? StoreShellImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StoreShell {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: StoreShell, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreShell_lift(_ handle: UInt64) throws -> StoreShell {
+    return try FfiConverterTypeStoreShell.lift(handle)
+}
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreShell_lower(_ value: StoreShell) -> UInt64 {
+    return FfiConverterTypeStoreShell.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The store app, as a shell sees it: send events, read the view model.
+ */
+public protocol StoreTillProtocol: AnyObject, Sendable {
+    
+    func dispatch(event: StoreEvent) 
+    
+    /**
+     * HTTP exchanges under way (the live feed not counted), for the terminal wallet and
+     * tests: ask before `view()`.
+     */
+    func requestsInFlight()  -> UInt32
+    
+    /**
+     * Answer `StoreShell.open_camera`.
+     */
+    func resolveScan(requestId: UInt64, outcome: ScanOutcome) throws 
+    
+    func view()  -> StoreViewModel
+    
+}
+/**
+ * The store app, as a shell sees it: send events, read the view model.
+ */
+open class StoreTill: StoreTillProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+    @_documentation(visibility: private)
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+    @_documentation(visibility: private)
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+    @_documentation(visibility: private)
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+    @_documentation(visibility: private)
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_chiiki_ffi_fn_clone_storetill(self.handle, $0) }
+    }
+    /**
+     * Open the data directory and start the background runtime. Send `StoreEvent.Started`
+     * next.
+     */
+public convenience init(config: StoreTillConfig, shell: StoreShell)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypeWalletError_lift) {
+        uniffiCallStatus in
+    uniffi_chiiki_ffi_fn_constructor_storetill_new(
+        FfiConverterTypeStoreTillConfig_lower(config),
+        FfiConverterTypeStoreShell_lower(shell),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_chiiki_ffi_fn_free_storetill(handle, $0) }
+    }
+
+    
+
+    
+open func dispatch(event: StoreEvent)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_chiiki_ffi_fn_method_storetill_dispatch(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeStoreEvent_lower(event),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * HTTP exchanges under way (the live feed not counted), for the terminal wallet and
+     * tests: ask before `view()`.
+     */
+open func requestsInFlight() -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_chiiki_ffi_fn_method_storetill_requests_in_flight(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Answer `StoreShell.open_camera`.
+     */
+open func resolveScan(requestId: UInt64, outcome: ScanOutcome)throws   {try rustCallWithError(FfiConverterTypeWalletError_lift) {
+        uniffiCallStatus in
+    uniffi_chiiki_ffi_fn_method_storetill_resolve_scan(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(requestId),
+        FfiConverterTypeScanOutcome_lower(outcome),uniffiCallStatus
+    )
+}
+}
+    
+open func view() -> StoreViewModel  {
+    return try!  FfiConverterTypeStoreViewModel_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_chiiki_ffi_fn_method_storetill_view(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+@_documentation(visibility: private)
+public struct FfiConverterTypeStoreTill: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = StoreTill
+
+    public static func lift(_ handle: UInt64) throws -> StoreTill {
+        return StoreTill(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: StoreTill) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StoreTill {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: StoreTill, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreTill_lift(_ handle: UInt64) throws -> StoreTill {
+    return try FfiConverterTypeStoreTill.lift(handle)
+}
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreTill_lower(_ value: StoreTill) -> UInt64 {
+    return FfiConverterTypeStoreTill.lower(value)
+}
+
+
+
+
+
+
+/**
  * The resident app, as a shell sees it: send events, read the view model.
  */
 public protocol WalletProtocol: AnyObject, Sendable {
@@ -1747,6 +2152,247 @@ public func FfiConverterTypeNotification_lower(_ value: Notification) -> RustBuf
 }
 
 
+public struct PointsActivityView: Equatable, Hashable {
+    public var event: String
+    public var place: String
+    /**
+     * `+100ポイント`
+     */
+    public var points: String
+    /**
+     * `2024年12月1日`
+     */
+    public var earnedOn: String
+    /**
+     * `2025年12月1日まで`
+     */
+    public var expires: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(event: String, place: String, 
+        /**
+         * `+100ポイント`
+         */points: String, 
+        /**
+         * `2024年12月1日`
+         */earnedOn: String, 
+        /**
+         * `2025年12月1日まで`
+         */expires: String) {
+        self.event = event
+        self.place = place
+        self.points = points
+        self.earnedOn = earnedOn
+        self.expires = expires
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PointsActivityView: Sendable {}
+#endif
+
+@_documentation(visibility: private)
+public struct FfiConverterTypePointsActivityView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PointsActivityView {
+        return
+            try PointsActivityView(
+                event: FfiConverterString.read(from: &buf), 
+                place: FfiConverterString.read(from: &buf), 
+                points: FfiConverterString.read(from: &buf), 
+                earnedOn: FfiConverterString.read(from: &buf), 
+                expires: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PointsActivityView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.event, into: &buf)
+        FfiConverterString.write(value.place, into: &buf)
+        FfiConverterString.write(value.points, into: &buf)
+        FfiConverterString.write(value.earnedOn, into: &buf)
+        FfiConverterString.write(value.expires, into: &buf)
+    }
+}
+
+
+@_documentation(visibility: private)
+public func FfiConverterTypePointsActivityView_lift(_ buf: RustBuffer) throws -> PointsActivityView {
+    return try FfiConverterTypePointsActivityView.lift(buf)
+}
+
+@_documentation(visibility: private)
+public func FfiConverterTypePointsActivityView_lower(_ value: PointsActivityView) -> RustBuffer {
+    return FfiConverterTypePointsActivityView.lower(value)
+}
+
+
+public struct PointsLotView: Equatable, Hashable {
+    /**
+     * `300ポイント`
+     */
+    public var points: String
+    /**
+     * `2025年12月1日まで使えます`
+     */
+    public var expires: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `300ポイント`
+         */points: String, 
+        /**
+         * `2025年12月1日まで使えます`
+         */expires: String) {
+        self.points = points
+        self.expires = expires
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PointsLotView: Sendable {}
+#endif
+
+@_documentation(visibility: private)
+public struct FfiConverterTypePointsLotView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PointsLotView {
+        return
+            try PointsLotView(
+                points: FfiConverterString.read(from: &buf), 
+                expires: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PointsLotView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.points, into: &buf)
+        FfiConverterString.write(value.expires, into: &buf)
+    }
+}
+
+
+@_documentation(visibility: private)
+public func FfiConverterTypePointsLotView_lift(_ buf: RustBuffer) throws -> PointsLotView {
+    return try FfiConverterTypePointsLotView.lift(buf)
+}
+
+@_documentation(visibility: private)
+public func FfiConverterTypePointsLotView_lower(_ value: PointsLotView) -> RustBuffer {
+    return FfiConverterTypePointsLotView.lower(value)
+}
+
+
+/**
+ * The community points screen.
+ */
+public struct PointsView: Equatable, Hashable {
+    /**
+     * `1,200ポイント`
+     */
+    public var balance: String
+    /**
+     * How points are used, in one sentence.
+     */
+    public var explanation: String
+    /**
+     * What can be spent, earliest expiry first.
+     */
+    public var lots: [PointsLotView]
+    /**
+     * The activities that earned points, newest first.
+     */
+    public var activities: [PointsActivityView]
+    /**
+     * The last claim's outcome.
+     */
+    public var notice: String?
+    /**
+     * Shown while the points are being fetched or a claim is on its way.
+     */
+    public var busy: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `1,200ポイント`
+         */balance: String, 
+        /**
+         * How points are used, in one sentence.
+         */explanation: String, 
+        /**
+         * What can be spent, earliest expiry first.
+         */lots: [PointsLotView], 
+        /**
+         * The activities that earned points, newest first.
+         */activities: [PointsActivityView], 
+        /**
+         * The last claim's outcome.
+         */notice: String?, 
+        /**
+         * Shown while the points are being fetched or a claim is on its way.
+         */busy: String?) {
+        self.balance = balance
+        self.explanation = explanation
+        self.lots = lots
+        self.activities = activities
+        self.notice = notice
+        self.busy = busy
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PointsView: Sendable {}
+#endif
+
+@_documentation(visibility: private)
+public struct FfiConverterTypePointsView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PointsView {
+        return
+            try PointsView(
+                balance: FfiConverterString.read(from: &buf), 
+                explanation: FfiConverterString.read(from: &buf), 
+                lots: FfiConverterSequenceTypePointsLotView.read(from: &buf), 
+                activities: FfiConverterSequenceTypePointsActivityView.read(from: &buf), 
+                notice: FfiConverterOptionString.read(from: &buf), 
+                busy: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PointsView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.balance, into: &buf)
+        FfiConverterString.write(value.explanation, into: &buf)
+        FfiConverterSequenceTypePointsLotView.write(value.lots, into: &buf)
+        FfiConverterSequenceTypePointsActivityView.write(value.activities, into: &buf)
+        FfiConverterOptionString.write(value.notice, into: &buf)
+        FfiConverterOptionString.write(value.busy, into: &buf)
+    }
+}
+
+
+@_documentation(visibility: private)
+public func FfiConverterTypePointsView_lift(_ buf: RustBuffer) throws -> PointsView {
+    return try FfiConverterTypePointsView.lift(buf)
+}
+
+@_documentation(visibility: private)
+public func FfiConverterTypePointsView_lower(_ value: PointsView) -> RustBuffer {
+    return FfiConverterTypePointsView.lower(value)
+}
+
+
 public struct PurseView: Equatable, Hashable {
     public var label: String
     public var balance: String
@@ -1980,6 +2626,663 @@ public func FfiConverterTypeRegistrationView_lower(_ value: RegistrationView) ->
 }
 
 
+public struct SaleOrderView: Equatable, Hashable {
+    public var orderId: Int64
+    /**
+     * `当選分 2セット` / `追加販売 1セット`
+     */
+    public var title: String
+    /**
+     * `¥10,000（¥13,000分の商品券になります）`
+     */
+    public var amount: String
+    /**
+     * `お支払い待ち` / `お支払い済み（商品券は残高に入っています）` / lapsed.
+     */
+    public var status: String
+    /**
+     * For an order to pay: `2024年11月30日まで`.
+     */
+    public var deadline: String?
+    /**
+     * For an order to pay, one line per way of paying.
+     */
+    public var howToPay: [String]
+    /**
+     * For a paid order: `2024年11月5日 10:30`.
+     */
+    public var paidAt: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(orderId: Int64, 
+        /**
+         * `当選分 2セット` / `追加販売 1セット`
+         */title: String, 
+        /**
+         * `¥10,000（¥13,000分の商品券になります）`
+         */amount: String, 
+        /**
+         * `お支払い待ち` / `お支払い済み（商品券は残高に入っています）` / lapsed.
+         */status: String, 
+        /**
+         * For an order to pay: `2024年11月30日まで`.
+         */deadline: String?, 
+        /**
+         * For an order to pay, one line per way of paying.
+         */howToPay: [String], 
+        /**
+         * For a paid order: `2024年11月5日 10:30`.
+         */paidAt: String?) {
+        self.orderId = orderId
+        self.title = title
+        self.amount = amount
+        self.status = status
+        self.deadline = deadline
+        self.howToPay = howToPay
+        self.paidAt = paidAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SaleOrderView: Sendable {}
+#endif
+
+@_documentation(visibility: private)
+public struct FfiConverterTypeSaleOrderView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SaleOrderView {
+        return
+            try SaleOrderView(
+                orderId: FfiConverterInt64.read(from: &buf), 
+                title: FfiConverterString.read(from: &buf), 
+                amount: FfiConverterString.read(from: &buf), 
+                status: FfiConverterString.read(from: &buf), 
+                deadline: FfiConverterOptionString.read(from: &buf), 
+                howToPay: FfiConverterSequenceString.read(from: &buf), 
+                paidAt: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SaleOrderView, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.orderId, into: &buf)
+        FfiConverterString.write(value.title, into: &buf)
+        FfiConverterString.write(value.amount, into: &buf)
+        FfiConverterString.write(value.status, into: &buf)
+        FfiConverterOptionString.write(value.deadline, into: &buf)
+        FfiConverterSequenceString.write(value.howToPay, into: &buf)
+        FfiConverterOptionString.write(value.paidAt, into: &buf)
+    }
+}
+
+
+@_documentation(visibility: private)
+public func FfiConverterTypeSaleOrderView_lift(_ buf: RustBuffer) throws -> SaleOrderView {
+    return try FfiConverterTypeSaleOrderView.lift(buf)
+}
+
+@_documentation(visibility: private)
+public func FfiConverterTypeSaleOrderView_lower(_ value: SaleOrderView) -> RustBuffer {
+    return FfiConverterTypeSaleOrderView.lower(value)
+}
+
+
+public struct SaleScheduleView: Equatable, Hashable {
+    public var label: String
+    public var dates: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(label: String, dates: String) {
+        self.label = label
+        self.dates = dates
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SaleScheduleView: Sendable {}
+#endif
+
+@_documentation(visibility: private)
+public struct FfiConverterTypeSaleScheduleView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SaleScheduleView {
+        return
+            try SaleScheduleView(
+                label: FfiConverterString.read(from: &buf), 
+                dates: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SaleScheduleView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.label, into: &buf)
+        FfiConverterString.write(value.dates, into: &buf)
+    }
+}
+
+
+@_documentation(visibility: private)
+public func FfiConverterTypeSaleScheduleView_lift(_ buf: RustBuffer) throws -> SaleScheduleView {
+    return try FfiConverterTypeSaleScheduleView.lift(buf)
+}
+
+@_documentation(visibility: private)
+public func FfiConverterTypeSaleScheduleView_lower(_ value: SaleScheduleView) -> RustBuffer {
+    return FfiConverterTypeSaleScheduleView.lower(value)
+}
+
+
+/**
+ * The premium set sale screen.
+ */
+public struct SaleView: Equatable, Hashable {
+    /**
+     * `みどり市プレミアム付電子地域通貨`
+     */
+    public var title: String
+    /**
+     * Shown alone while the sale is being asked for and nothing is known yet:
+     * `販売の状況を確かめています…`
+     */
+    public var loading: String?
+    /**
+     * `1セット ¥5,000で ¥6,500分の商品券になります。お一人2セットまでです。`
+     */
+    public var offer: String?
+    /**
+     * Where the sale stands: `お申し込みを受け付けています（2024年10月21日まで）。…`
+     */
+    public var status: String?
+    /**
+     * The dates, each named: `申込期間` `2024年10月1日〜2024年10月21日`.
+     */
+    public var schedule: [SaleScheduleView]
+    /**
+     * `2セット（お支払い ¥10,000、¥13,000分）を申し込んでいます。` while the window is open,
+     * `お申し込み: 2セット（…）` after.
+     */
+    public var application: String?
+    /**
+     * 抽選結果: `抽選の結果、2セットのうち1セットが当選しました。`
+     */
+    public var result: String?
+    /**
+     * What the resident has to pay (or has paid), newest first.
+     */
+    public var orders: [SaleOrderView]
+    /**
+     * `お持ちのセット 1セット（お一人2セットまで）`
+     */
+    public var held: String?
+    /**
+     * The additional sale: `先着順で販売中です（残り100セット）。` or that it is sold out.
+     */
+    public var additional: String?
+    /**
+     * The numbers of sets to pick from (send `Event.SetsChosen`); empty when nothing can be
+     * applied for or bought now.
+     */
+    public var setChoices: [SetChoiceView]
+    /**
+     * `この内容で申し込む` / `この内容に変更する` (sends `Event.ApplySubmitted`).
+     */
+    public var applyLabel: String?
+    /**
+     * `お申し込みを取り消す` (sends `Event.WithdrawTapped`).
+     */
+    public var withdrawLabel: String?
+    /**
+     * `先着順で購入を申し込む` (sends `Event.AdditionalPurchaseTapped`).
+     */
+    public var buyLabel: String?
+    /**
+     * Set while a request waits for the server; buttons are disabled meanwhile.
+     */
+    public var busy: String?
+    /**
+     * What went through last: `2セットのお申し込みを受け付けました。`
+     */
+    public var notice: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `みどり市プレミアム付電子地域通貨`
+         */title: String, 
+        /**
+         * Shown alone while the sale is being asked for and nothing is known yet:
+         * `販売の状況を確かめています…`
+         */loading: String?, 
+        /**
+         * `1セット ¥5,000で ¥6,500分の商品券になります。お一人2セットまでです。`
+         */offer: String?, 
+        /**
+         * Where the sale stands: `お申し込みを受け付けています（2024年10月21日まで）。…`
+         */status: String?, 
+        /**
+         * The dates, each named: `申込期間` `2024年10月1日〜2024年10月21日`.
+         */schedule: [SaleScheduleView], 
+        /**
+         * `2セット（お支払い ¥10,000、¥13,000分）を申し込んでいます。` while the window is open,
+         * `お申し込み: 2セット（…）` after.
+         */application: String?, 
+        /**
+         * 抽選結果: `抽選の結果、2セットのうち1セットが当選しました。`
+         */result: String?, 
+        /**
+         * What the resident has to pay (or has paid), newest first.
+         */orders: [SaleOrderView], 
+        /**
+         * `お持ちのセット 1セット（お一人2セットまで）`
+         */held: String?, 
+        /**
+         * The additional sale: `先着順で販売中です（残り100セット）。` or that it is sold out.
+         */additional: String?, 
+        /**
+         * The numbers of sets to pick from (send `Event.SetsChosen`); empty when nothing can be
+         * applied for or bought now.
+         */setChoices: [SetChoiceView], 
+        /**
+         * `この内容で申し込む` / `この内容に変更する` (sends `Event.ApplySubmitted`).
+         */applyLabel: String?, 
+        /**
+         * `お申し込みを取り消す` (sends `Event.WithdrawTapped`).
+         */withdrawLabel: String?, 
+        /**
+         * `先着順で購入を申し込む` (sends `Event.AdditionalPurchaseTapped`).
+         */buyLabel: String?, 
+        /**
+         * Set while a request waits for the server; buttons are disabled meanwhile.
+         */busy: String?, 
+        /**
+         * What went through last: `2セットのお申し込みを受け付けました。`
+         */notice: String?) {
+        self.title = title
+        self.loading = loading
+        self.offer = offer
+        self.status = status
+        self.schedule = schedule
+        self.application = application
+        self.result = result
+        self.orders = orders
+        self.held = held
+        self.additional = additional
+        self.setChoices = setChoices
+        self.applyLabel = applyLabel
+        self.withdrawLabel = withdrawLabel
+        self.buyLabel = buyLabel
+        self.busy = busy
+        self.notice = notice
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SaleView: Sendable {}
+#endif
+
+@_documentation(visibility: private)
+public struct FfiConverterTypeSaleView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SaleView {
+        return
+            try SaleView(
+                title: FfiConverterString.read(from: &buf), 
+                loading: FfiConverterOptionString.read(from: &buf), 
+                offer: FfiConverterOptionString.read(from: &buf), 
+                status: FfiConverterOptionString.read(from: &buf), 
+                schedule: FfiConverterSequenceTypeSaleScheduleView.read(from: &buf), 
+                application: FfiConverterOptionString.read(from: &buf), 
+                result: FfiConverterOptionString.read(from: &buf), 
+                orders: FfiConverterSequenceTypeSaleOrderView.read(from: &buf), 
+                held: FfiConverterOptionString.read(from: &buf), 
+                additional: FfiConverterOptionString.read(from: &buf), 
+                setChoices: FfiConverterSequenceTypeSetChoiceView.read(from: &buf), 
+                applyLabel: FfiConverterOptionString.read(from: &buf), 
+                withdrawLabel: FfiConverterOptionString.read(from: &buf), 
+                buyLabel: FfiConverterOptionString.read(from: &buf), 
+                busy: FfiConverterOptionString.read(from: &buf), 
+                notice: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SaleView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.title, into: &buf)
+        FfiConverterOptionString.write(value.loading, into: &buf)
+        FfiConverterOptionString.write(value.offer, into: &buf)
+        FfiConverterOptionString.write(value.status, into: &buf)
+        FfiConverterSequenceTypeSaleScheduleView.write(value.schedule, into: &buf)
+        FfiConverterOptionString.write(value.application, into: &buf)
+        FfiConverterOptionString.write(value.result, into: &buf)
+        FfiConverterSequenceTypeSaleOrderView.write(value.orders, into: &buf)
+        FfiConverterOptionString.write(value.held, into: &buf)
+        FfiConverterOptionString.write(value.additional, into: &buf)
+        FfiConverterSequenceTypeSetChoiceView.write(value.setChoices, into: &buf)
+        FfiConverterOptionString.write(value.applyLabel, into: &buf)
+        FfiConverterOptionString.write(value.withdrawLabel, into: &buf)
+        FfiConverterOptionString.write(value.buyLabel, into: &buf)
+        FfiConverterOptionString.write(value.busy, into: &buf)
+        FfiConverterOptionString.write(value.notice, into: &buf)
+    }
+}
+
+
+@_documentation(visibility: private)
+public func FfiConverterTypeSaleView_lift(_ buf: RustBuffer) throws -> SaleView {
+    return try FfiConverterTypeSaleView.lift(buf)
+}
+
+@_documentation(visibility: private)
+public func FfiConverterTypeSaleView_lower(_ value: SaleView) -> RustBuffer {
+    return FfiConverterTypeSaleView.lower(value)
+}
+
+
+public struct SetChoiceView: Equatable, Hashable {
+    public var sets: Int64
+    /**
+     * `2セット（お支払い ¥10,000、¥13,000分）`
+     */
+    public var label: String
+    public var selected: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(sets: Int64, 
+        /**
+         * `2セット（お支払い ¥10,000、¥13,000分）`
+         */label: String, selected: Bool) {
+        self.sets = sets
+        self.label = label
+        self.selected = selected
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SetChoiceView: Sendable {}
+#endif
+
+@_documentation(visibility: private)
+public struct FfiConverterTypeSetChoiceView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SetChoiceView {
+        return
+            try SetChoiceView(
+                sets: FfiConverterInt64.read(from: &buf), 
+                label: FfiConverterString.read(from: &buf), 
+                selected: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SetChoiceView, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.sets, into: &buf)
+        FfiConverterString.write(value.label, into: &buf)
+        FfiConverterBool.write(value.selected, into: &buf)
+    }
+}
+
+
+@_documentation(visibility: private)
+public func FfiConverterTypeSetChoiceView_lift(_ buf: RustBuffer) throws -> SetChoiceView {
+    return try FfiConverterTypeSetChoiceView.lift(buf)
+}
+
+@_documentation(visibility: private)
+public func FfiConverterTypeSetChoiceView_lower(_ value: SetChoiceView) -> RustBuffer {
+    return FfiConverterTypeSetChoiceView.lower(value)
+}
+
+
+public struct StoreAmountCodeView: Equatable, Hashable {
+    public var amount: String
+    /**
+     * The QR code's text; draw it as a QR code.
+     */
+    public var payload: String
+    public var caption: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(amount: String, 
+        /**
+         * The QR code's text; draw it as a QR code.
+         */payload: String, caption: String) {
+        self.amount = amount
+        self.payload = payload
+        self.caption = caption
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StoreAmountCodeView: Sendable {}
+#endif
+
+@_documentation(visibility: private)
+public struct FfiConverterTypeStoreAmountCodeView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StoreAmountCodeView {
+        return
+            try StoreAmountCodeView(
+                amount: FfiConverterString.read(from: &buf), 
+                payload: FfiConverterString.read(from: &buf), 
+                caption: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StoreAmountCodeView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.amount, into: &buf)
+        FfiConverterString.write(value.payload, into: &buf)
+        FfiConverterString.write(value.caption, into: &buf)
+    }
+}
+
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreAmountCodeView_lift(_ buf: RustBuffer) throws -> StoreAmountCodeView {
+    return try FfiConverterTypeStoreAmountCodeView.lift(buf)
+}
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreAmountCodeView_lower(_ value: StoreAmountCodeView) -> RustBuffer {
+    return FfiConverterTypeStoreAmountCodeView.lower(value)
+}
+
+
+public struct StoreChargeView: Equatable, Hashable {
+    public var message: String
+    public var scanning: Bool
+    public var confirming: Bool
+    public var done: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(message: String, scanning: Bool, confirming: Bool, done: Bool) {
+        self.message = message
+        self.scanning = scanning
+        self.confirming = confirming
+        self.done = done
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StoreChargeView: Sendable {}
+#endif
+
+@_documentation(visibility: private)
+public struct FfiConverterTypeStoreChargeView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StoreChargeView {
+        return
+            try StoreChargeView(
+                message: FfiConverterString.read(from: &buf), 
+                scanning: FfiConverterBool.read(from: &buf), 
+                confirming: FfiConverterBool.read(from: &buf), 
+                done: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StoreChargeView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.message, into: &buf)
+        FfiConverterBool.write(value.scanning, into: &buf)
+        FfiConverterBool.write(value.confirming, into: &buf)
+        FfiConverterBool.write(value.done, into: &buf)
+    }
+}
+
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreChargeView_lift(_ buf: RustBuffer) throws -> StoreChargeView {
+    return try FfiConverterTypeStoreChargeView.lift(buf)
+}
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreChargeView_lower(_ value: StoreChargeView) -> RustBuffer {
+    return FfiConverterTypeStoreChargeView.lower(value)
+}
+
+
+public struct StoreFeedLineView: Equatable, Hashable {
+    public var paymentId: Int64
+    public var message: String
+    public var time: String
+    public var refund: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(paymentId: Int64, message: String, time: String, refund: Bool) {
+        self.paymentId = paymentId
+        self.message = message
+        self.time = time
+        self.refund = refund
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StoreFeedLineView: Sendable {}
+#endif
+
+@_documentation(visibility: private)
+public struct FfiConverterTypeStoreFeedLineView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StoreFeedLineView {
+        return
+            try StoreFeedLineView(
+                paymentId: FfiConverterInt64.read(from: &buf), 
+                message: FfiConverterString.read(from: &buf), 
+                time: FfiConverterString.read(from: &buf), 
+                refund: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StoreFeedLineView, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.paymentId, into: &buf)
+        FfiConverterString.write(value.message, into: &buf)
+        FfiConverterString.write(value.time, into: &buf)
+        FfiConverterBool.write(value.refund, into: &buf)
+    }
+}
+
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreFeedLineView_lift(_ buf: RustBuffer) throws -> StoreFeedLineView {
+    return try FfiConverterTypeStoreFeedLineView.lift(buf)
+}
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreFeedLineView_lower(_ value: StoreFeedLineView) -> RustBuffer {
+    return FfiConverterTypeStoreFeedLineView.lower(value)
+}
+
+
+public struct StoreRefundView: Equatable, Hashable {
+    public var paymentId: Int64
+    public var paid: String
+    public var refunded: String
+    public var refundable: String
+    public var amountText: String
+    public var reason: String
+    public var sending: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(paymentId: Int64, paid: String, refunded: String, refundable: String, amountText: String, reason: String, sending: Bool) {
+        self.paymentId = paymentId
+        self.paid = paid
+        self.refunded = refunded
+        self.refundable = refundable
+        self.amountText = amountText
+        self.reason = reason
+        self.sending = sending
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StoreRefundView: Sendable {}
+#endif
+
+@_documentation(visibility: private)
+public struct FfiConverterTypeStoreRefundView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StoreRefundView {
+        return
+            try StoreRefundView(
+                paymentId: FfiConverterInt64.read(from: &buf), 
+                paid: FfiConverterString.read(from: &buf), 
+                refunded: FfiConverterString.read(from: &buf), 
+                refundable: FfiConverterString.read(from: &buf), 
+                amountText: FfiConverterString.read(from: &buf), 
+                reason: FfiConverterString.read(from: &buf), 
+                sending: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StoreRefundView, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.paymentId, into: &buf)
+        FfiConverterString.write(value.paid, into: &buf)
+        FfiConverterString.write(value.refunded, into: &buf)
+        FfiConverterString.write(value.refundable, into: &buf)
+        FfiConverterString.write(value.amountText, into: &buf)
+        FfiConverterString.write(value.reason, into: &buf)
+        FfiConverterBool.write(value.sending, into: &buf)
+    }
+}
+
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreRefundView_lift(_ buf: RustBuffer) throws -> StoreRefundView {
+    return try FfiConverterTypeStoreRefundView.lift(buf)
+}
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreRefundView_lower(_ value: StoreRefundView) -> RustBuffer {
+    return FfiConverterTypeStoreRefundView.lower(value)
+}
+
+
 public struct StoreRowView: Equatable, Hashable {
     public var id: Int64
     public var name: String
@@ -2041,6 +3344,302 @@ public func FfiConverterTypeStoreRowView_lift(_ buf: RustBuffer) throws -> Store
 @_documentation(visibility: private)
 public func FfiConverterTypeStoreRowView_lower(_ value: StoreRowView) -> RustBuffer {
     return FfiConverterTypeStoreRowView.lower(value)
+}
+
+
+public struct StoreSaleLineView: Equatable, Hashable {
+    public var paymentId: Int64
+    public var amount: String
+    public var refunded: String?
+    public var time: String
+    public var refundable: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(paymentId: Int64, amount: String, refunded: String?, time: String, refundable: Bool) {
+        self.paymentId = paymentId
+        self.amount = amount
+        self.refunded = refunded
+        self.time = time
+        self.refundable = refundable
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StoreSaleLineView: Sendable {}
+#endif
+
+@_documentation(visibility: private)
+public struct FfiConverterTypeStoreSaleLineView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StoreSaleLineView {
+        return
+            try StoreSaleLineView(
+                paymentId: FfiConverterInt64.read(from: &buf), 
+                amount: FfiConverterString.read(from: &buf), 
+                refunded: FfiConverterOptionString.read(from: &buf), 
+                time: FfiConverterString.read(from: &buf), 
+                refundable: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StoreSaleLineView, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.paymentId, into: &buf)
+        FfiConverterString.write(value.amount, into: &buf)
+        FfiConverterOptionString.write(value.refunded, into: &buf)
+        FfiConverterString.write(value.time, into: &buf)
+        FfiConverterBool.write(value.refundable, into: &buf)
+    }
+}
+
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreSaleLineView_lift(_ buf: RustBuffer) throws -> StoreSaleLineView {
+    return try FfiConverterTypeStoreSaleLineView.lift(buf)
+}
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreSaleLineView_lower(_ value: StoreSaleLineView) -> RustBuffer {
+    return FfiConverterTypeStoreSaleLineView.lower(value)
+}
+
+
+public struct StoreTillConfig: Equatable, Hashable {
+    /**
+     * A private directory of the app's own (created if missing) for the offline cache.
+     */
+    public var dataDir: String
+    public var requestTimeoutSecs: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * A private directory of the app's own (created if missing) for the offline cache.
+         */dataDir: String, requestTimeoutSecs: UInt32 = UInt32(30)) {
+        self.dataDir = dataDir
+        self.requestTimeoutSecs = requestTimeoutSecs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StoreTillConfig: Sendable {}
+#endif
+
+@_documentation(visibility: private)
+public struct FfiConverterTypeStoreTillConfig: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StoreTillConfig {
+        return
+            try StoreTillConfig(
+                dataDir: FfiConverterString.read(from: &buf), 
+                requestTimeoutSecs: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StoreTillConfig, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.dataDir, into: &buf)
+        FfiConverterUInt32.write(value.requestTimeoutSecs, into: &buf)
+    }
+}
+
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreTillConfig_lift(_ buf: RustBuffer) throws -> StoreTillConfig {
+    return try FfiConverterTypeStoreTillConfig.lift(buf)
+}
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreTillConfig_lower(_ value: StoreTillConfig) -> RustBuffer {
+    return FfiConverterTypeStoreTillConfig.lower(value)
+}
+
+
+public struct StoreTillView: Equatable, Hashable {
+    public var staffName: String
+    public var amountText: String
+    public var charge: StoreChargeView?
+    public var today: StoreTodayView
+    /**
+     * Newest first: 「¥1,200 受け取りました」.
+     */
+    public var feed: [StoreFeedLineView]
+    public var payments: [StoreSaleLineView]
+    public var feedNote: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(staffName: String, amountText: String, charge: StoreChargeView?, today: StoreTodayView, 
+        /**
+         * Newest first: 「¥1,200 受け取りました」.
+         */feed: [StoreFeedLineView], payments: [StoreSaleLineView], feedNote: String?) {
+        self.staffName = staffName
+        self.amountText = amountText
+        self.charge = charge
+        self.today = today
+        self.feed = feed
+        self.payments = payments
+        self.feedNote = feedNote
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StoreTillView: Sendable {}
+#endif
+
+@_documentation(visibility: private)
+public struct FfiConverterTypeStoreTillView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StoreTillView {
+        return
+            try StoreTillView(
+                staffName: FfiConverterString.read(from: &buf), 
+                amountText: FfiConverterString.read(from: &buf), 
+                charge: FfiConverterOptionTypeStoreChargeView.read(from: &buf), 
+                today: FfiConverterTypeStoreTodayView.read(from: &buf), 
+                feed: FfiConverterSequenceTypeStoreFeedLineView.read(from: &buf), 
+                payments: FfiConverterSequenceTypeStoreSaleLineView.read(from: &buf), 
+                feedNote: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StoreTillView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.staffName, into: &buf)
+        FfiConverterString.write(value.amountText, into: &buf)
+        FfiConverterOptionTypeStoreChargeView.write(value.charge, into: &buf)
+        FfiConverterTypeStoreTodayView.write(value.today, into: &buf)
+        FfiConverterSequenceTypeStoreFeedLineView.write(value.feed, into: &buf)
+        FfiConverterSequenceTypeStoreSaleLineView.write(value.payments, into: &buf)
+        FfiConverterOptionString.write(value.feedNote, into: &buf)
+    }
+}
+
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreTillView_lift(_ buf: RustBuffer) throws -> StoreTillView {
+    return try FfiConverterTypeStoreTillView.lift(buf)
+}
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreTillView_lower(_ value: StoreTillView) -> RustBuffer {
+    return FfiConverterTypeStoreTillView.lower(value)
+}
+
+
+public struct StoreTodayView: Equatable, Hashable {
+    public var paymentCount: Int64
+    public var gross: String
+    public var refunds: String
+    public var net: String
+    public var summary: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(paymentCount: Int64, gross: String, refunds: String, net: String, summary: String) {
+        self.paymentCount = paymentCount
+        self.gross = gross
+        self.refunds = refunds
+        self.net = net
+        self.summary = summary
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StoreTodayView: Sendable {}
+#endif
+
+@_documentation(visibility: private)
+public struct FfiConverterTypeStoreTodayView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StoreTodayView {
+        return
+            try StoreTodayView(
+                paymentCount: FfiConverterInt64.read(from: &buf), 
+                gross: FfiConverterString.read(from: &buf), 
+                refunds: FfiConverterString.read(from: &buf), 
+                net: FfiConverterString.read(from: &buf), 
+                summary: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StoreTodayView, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.paymentCount, into: &buf)
+        FfiConverterString.write(value.gross, into: &buf)
+        FfiConverterString.write(value.refunds, into: &buf)
+        FfiConverterString.write(value.net, into: &buf)
+        FfiConverterString.write(value.summary, into: &buf)
+    }
+}
+
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreTodayView_lift(_ buf: RustBuffer) throws -> StoreTodayView {
+    return try FfiConverterTypeStoreTodayView.lift(buf)
+}
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreTodayView_lower(_ value: StoreTodayView) -> RustBuffer {
+    return FfiConverterTypeStoreTodayView.lower(value)
+}
+
+
+public struct StoreViewModel: Equatable, Hashable {
+    public var screen: StoreScreenView
+    public var alert: AlertView?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(screen: StoreScreenView, alert: AlertView?) {
+        self.screen = screen
+        self.alert = alert
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StoreViewModel: Sendable {}
+#endif
+
+@_documentation(visibility: private)
+public struct FfiConverterTypeStoreViewModel: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StoreViewModel {
+        return
+            try StoreViewModel(
+                screen: FfiConverterTypeStoreScreenView.read(from: &buf), 
+                alert: FfiConverterOptionTypeAlertView.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StoreViewModel, into buf: inout [UInt8]) {
+        FfiConverterTypeStoreScreenView.write(value.screen, into: &buf)
+        FfiConverterOptionTypeAlertView.write(value.alert, into: &buf)
+    }
+}
+
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreViewModel_lift(_ buf: RustBuffer) throws -> StoreViewModel {
+    return try FfiConverterTypeStoreViewModel.lift(buf)
+}
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreViewModel_lower(_ value: StoreViewModel) -> RustBuffer {
+    return FfiConverterTypeStoreViewModel.lower(value)
 }
 
 
@@ -2120,6 +3719,11 @@ public struct ViewModel: Equatable, Hashable {
      * A message to show over the screen, with "もう一度ためす" when `retry_label` is set.
      */
     public var alert: AlertView?
+    /**
+     * The resident's community points (signed in only), for the points screen. Defaults to
+     * none so that shells and tests building a view model by hand need not name it.
+     */
+    public var points: PointsView?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2129,10 +3733,15 @@ public struct ViewModel: Equatable, Hashable {
          */offlineBanner: String?, 
         /**
          * A message to show over the screen, with "もう一度ためす" when `retry_label` is set.
-         */alert: AlertView?) {
+         */alert: AlertView?, 
+        /**
+         * The resident's community points (signed in only), for the points screen. Defaults to
+         * none so that shells and tests building a view model by hand need not name it.
+         */points: PointsView? = nil) {
         self.screen = screen
         self.offlineBanner = offlineBanner
         self.alert = alert
+        self.points = points
     }
 
     
@@ -2151,7 +3760,8 @@ public struct FfiConverterTypeViewModel: FfiConverterRustBuffer {
             try ViewModel(
                 screen: FfiConverterTypeScreenView.read(from: &buf), 
                 offlineBanner: FfiConverterOptionString.read(from: &buf), 
-                alert: FfiConverterOptionTypeAlertView.read(from: &buf)
+                alert: FfiConverterOptionTypeAlertView.read(from: &buf), 
+                points: FfiConverterOptionTypePointsView.read(from: &buf)
         )
     }
 
@@ -2159,6 +3769,7 @@ public struct FfiConverterTypeViewModel: FfiConverterRustBuffer {
         FfiConverterTypeScreenView.write(value.screen, into: &buf)
         FfiConverterOptionString.write(value.offlineBanner, into: &buf)
         FfiConverterOptionTypeAlertView.write(value.alert, into: &buf)
+        FfiConverterOptionTypePointsView.write(value.points, into: &buf)
     }
 }
 
@@ -2544,6 +4155,36 @@ public enum Event: Equatable, Hashable {
     )
     case paymentCancelled
     case myCodeOpened
+    /**
+     * The premium set sale screen: where the sale stands, the application, the lottery's
+     * result, what to pay, and the additional sale.
+     */
+    case saleOpened
+    /**
+     * A number of sets was picked (`SetChoiceView.sets`), for the application or an
+     * additional-sale order.
+     */
+    case setsChosen(sets: Int64
+    )
+    /**
+     * Apply for the chosen sets, or change the application to them.
+     */
+    case applySubmitted
+    /**
+     * Withdraw the application.
+     */
+    case withdrawTapped
+    /**
+     * Take the chosen sets in the additional sale (first come, first served). Tapping again
+     * while it is unanswered sends the same order again, never a second one.
+     */
+    case additionalPurchaseTapped
+    /**
+     * The points screen: fetch the points, their expiry and the activities that earned them
+     * (`ViewModel.points`). Event codes (`CKE:…`) are claimed by scanning them
+     * (`Event.CodeScanned`).
+     */
+    case pointsOpened
 
 
 
@@ -2622,6 +4263,19 @@ public struct FfiConverterTypeEvent: FfiConverterRustBuffer {
         case 24: return .paymentCancelled
         
         case 25: return .myCodeOpened
+        
+        case 26: return .saleOpened
+        
+        case 27: return .setsChosen(sets: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 28: return .applySubmitted
+        
+        case 29: return .withdrawTapped
+        
+        case 30: return .additionalPurchaseTapped
+        
+        case 31: return .pointsOpened
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -2741,6 +4395,31 @@ public struct FfiConverterTypeEvent: FfiConverterRustBuffer {
         
         case .myCodeOpened:
             writeInt(&buf, Int32(25))
+        
+        
+        case .saleOpened:
+            writeInt(&buf, Int32(26))
+        
+        
+        case let .setsChosen(sets):
+            writeInt(&buf, Int32(27))
+            FfiConverterInt64.write(sets, into: &buf)
+            
+        
+        case .applySubmitted:
+            writeInt(&buf, Int32(28))
+        
+        
+        case .withdrawTapped:
+            writeInt(&buf, Int32(29))
+        
+        
+        case .additionalPurchaseTapped:
+            writeInt(&buf, Int32(30))
+        
+        
+        case .pointsOpened:
+            writeInt(&buf, Int32(31))
         
         }
     }
@@ -3128,6 +4807,8 @@ public enum ScreenView: Equatable, Hashable {
     )
     case myCode(view: MyCodeView
     )
+    case sale(view: SaleView
+    )
 
 
 
@@ -3169,6 +4850,9 @@ public struct FfiConverterTypeScreenView: FfiConverterRustBuffer {
         )
         
         case 8: return .myCode(view: try FfiConverterTypeMyCodeView.read(from: &buf)
+        )
+        
+        case 9: return .sale(view: try FfiConverterTypeSaleView.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -3218,6 +4902,11 @@ public struct FfiConverterTypeScreenView: FfiConverterRustBuffer {
             writeInt(&buf, Int32(8))
             FfiConverterTypeMyCodeView.write(view, into: &buf)
             
+        
+        case let .sale(view):
+            writeInt(&buf, Int32(9))
+            FfiConverterTypeSaleView.write(view, into: &buf)
+            
         }
     }
 }
@@ -3231,6 +4920,290 @@ public func FfiConverterTypeScreenView_lift(_ buf: RustBuffer) throws -> ScreenV
 @_documentation(visibility: private)
 public func FfiConverterTypeScreenView_lower(_ value: ScreenView) -> RustBuffer {
     return FfiConverterTypeScreenView.lower(value)
+}
+
+
+
+/**
+ * What store staff did. Mirrors `chiiki_core::store::Event` without its internal answers.
+ */
+
+public enum StoreEvent: Equatable, Hashable {
+    
+    case started(serverUrl: String, deviceName: String
+    )
+    case loginSubmitted(login: String, password: String
+    )
+    case logoutTapped
+    case refreshRequested
+    case retryTapped
+    case alertDismissed
+    case amountEntered(text: String
+    )
+    case amountCodeTapped
+    case amountCodeClosed
+    case scanTapped
+    case codeScanned(payload: String
+    )
+    case scanCancelled
+    case chargeDoneTapped
+    case refundOpened(paymentId: Int64
+    )
+    case refundAmountEntered(text: String
+    )
+    case refundReasonEntered(text: String
+    )
+    case refundConfirmed
+    case refundCancelled
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension StoreEvent: Sendable {}
+#endif
+
+@_documentation(visibility: private)
+public struct FfiConverterTypeStoreEvent: FfiConverterRustBuffer {
+    typealias SwiftType = StoreEvent
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StoreEvent {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .started(serverUrl: try FfiConverterString.read(from: &buf), deviceName: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 2: return .loginSubmitted(login: try FfiConverterString.read(from: &buf), password: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 3: return .logoutTapped
+        
+        case 4: return .refreshRequested
+        
+        case 5: return .retryTapped
+        
+        case 6: return .alertDismissed
+        
+        case 7: return .amountEntered(text: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 8: return .amountCodeTapped
+        
+        case 9: return .amountCodeClosed
+        
+        case 10: return .scanTapped
+        
+        case 11: return .codeScanned(payload: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 12: return .scanCancelled
+        
+        case 13: return .chargeDoneTapped
+        
+        case 14: return .refundOpened(paymentId: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 15: return .refundAmountEntered(text: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 16: return .refundReasonEntered(text: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 17: return .refundConfirmed
+        
+        case 18: return .refundCancelled
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: StoreEvent, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .started(serverUrl,deviceName):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(serverUrl, into: &buf)
+            FfiConverterString.write(deviceName, into: &buf)
+            
+        
+        case let .loginSubmitted(login,password):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(login, into: &buf)
+            FfiConverterString.write(password, into: &buf)
+            
+        
+        case .logoutTapped:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .refreshRequested:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .retryTapped:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .alertDismissed:
+            writeInt(&buf, Int32(6))
+        
+        
+        case let .amountEntered(text):
+            writeInt(&buf, Int32(7))
+            FfiConverterString.write(text, into: &buf)
+            
+        
+        case .amountCodeTapped:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .amountCodeClosed:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .scanTapped:
+            writeInt(&buf, Int32(10))
+        
+        
+        case let .codeScanned(payload):
+            writeInt(&buf, Int32(11))
+            FfiConverterString.write(payload, into: &buf)
+            
+        
+        case .scanCancelled:
+            writeInt(&buf, Int32(12))
+        
+        
+        case .chargeDoneTapped:
+            writeInt(&buf, Int32(13))
+        
+        
+        case let .refundOpened(paymentId):
+            writeInt(&buf, Int32(14))
+            FfiConverterInt64.write(paymentId, into: &buf)
+            
+        
+        case let .refundAmountEntered(text):
+            writeInt(&buf, Int32(15))
+            FfiConverterString.write(text, into: &buf)
+            
+        
+        case let .refundReasonEntered(text):
+            writeInt(&buf, Int32(16))
+            FfiConverterString.write(text, into: &buf)
+            
+        
+        case .refundConfirmed:
+            writeInt(&buf, Int32(17))
+        
+        
+        case .refundCancelled:
+            writeInt(&buf, Int32(18))
+        
+        }
+    }
+}
+
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreEvent_lift(_ buf: RustBuffer) throws -> StoreEvent {
+    return try FfiConverterTypeStoreEvent.lift(buf)
+}
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreEvent_lower(_ value: StoreEvent) -> RustBuffer {
+    return FfiConverterTypeStoreEvent.lower(value)
+}
+
+
+
+
+public enum StoreScreenView: Equatable, Hashable {
+    
+    case login(busy: Bool
+    )
+    case till(view: StoreTillView
+    )
+    case amountCode(view: StoreAmountCodeView
+    )
+    case refund(view: StoreRefundView
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension StoreScreenView: Sendable {}
+#endif
+
+@_documentation(visibility: private)
+public struct FfiConverterTypeStoreScreenView: FfiConverterRustBuffer {
+    typealias SwiftType = StoreScreenView
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StoreScreenView {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .login(busy: try FfiConverterBool.read(from: &buf)
+        )
+        
+        case 2: return .till(view: try FfiConverterTypeStoreTillView.read(from: &buf)
+        )
+        
+        case 3: return .amountCode(view: try FfiConverterTypeStoreAmountCodeView.read(from: &buf)
+        )
+        
+        case 4: return .refund(view: try FfiConverterTypeStoreRefundView.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: StoreScreenView, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .login(busy):
+            writeInt(&buf, Int32(1))
+            FfiConverterBool.write(busy, into: &buf)
+            
+        
+        case let .till(view):
+            writeInt(&buf, Int32(2))
+            FfiConverterTypeStoreTillView.write(view, into: &buf)
+            
+        
+        case let .amountCode(view):
+            writeInt(&buf, Int32(3))
+            FfiConverterTypeStoreAmountCodeView.write(view, into: &buf)
+            
+        
+        case let .refund(view):
+            writeInt(&buf, Int32(4))
+            FfiConverterTypeStoreRefundView.write(view, into: &buf)
+            
+        }
+    }
+}
+
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreScreenView_lift(_ buf: RustBuffer) throws -> StoreScreenView {
+    return try FfiConverterTypeStoreScreenView.lift(buf)
+}
+
+@_documentation(visibility: private)
+public func FfiConverterTypeStoreScreenView_lower(_ value: StoreScreenView) -> RustBuffer {
+    return FfiConverterTypeStoreScreenView.lower(value)
 }
 
 
@@ -3399,6 +5372,50 @@ fileprivate struct FfiConverterOptionTypeAlertView: FfiConverterRustBuffer {
 }
 
 @_documentation(visibility: private)
+fileprivate struct FfiConverterOptionTypePointsView: FfiConverterRustBuffer {
+    typealias SwiftType = PointsView?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePointsView.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePointsView.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+@_documentation(visibility: private)
+fileprivate struct FfiConverterOptionTypeStoreChargeView: FfiConverterRustBuffer {
+    typealias SwiftType = StoreChargeView?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeStoreChargeView.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeStoreChargeView.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+@_documentation(visibility: private)
 fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]
 
@@ -3514,6 +5531,52 @@ fileprivate struct FfiConverterSequenceTypeLegView: FfiConverterRustBuffer {
 }
 
 @_documentation(visibility: private)
+fileprivate struct FfiConverterSequenceTypePointsActivityView: FfiConverterRustBuffer {
+    typealias SwiftType = [PointsActivityView]
+
+    public static func write(_ value: [PointsActivityView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypePointsActivityView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [PointsActivityView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [PointsActivityView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypePointsActivityView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+@_documentation(visibility: private)
+fileprivate struct FfiConverterSequenceTypePointsLotView: FfiConverterRustBuffer {
+    typealias SwiftType = [PointsLotView]
+
+    public static func write(_ value: [PointsLotView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypePointsLotView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [PointsLotView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [PointsLotView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypePointsLotView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+@_documentation(visibility: private)
 fileprivate struct FfiConverterSequenceTypePurseView: FfiConverterRustBuffer {
     typealias SwiftType = [PurseView]
 
@@ -3531,6 +5594,98 @@ fileprivate struct FfiConverterSequenceTypePurseView: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypePurseView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+@_documentation(visibility: private)
+fileprivate struct FfiConverterSequenceTypeSaleOrderView: FfiConverterRustBuffer {
+    typealias SwiftType = [SaleOrderView]
+
+    public static func write(_ value: [SaleOrderView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSaleOrderView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SaleOrderView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SaleOrderView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSaleOrderView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+@_documentation(visibility: private)
+fileprivate struct FfiConverterSequenceTypeSaleScheduleView: FfiConverterRustBuffer {
+    typealias SwiftType = [SaleScheduleView]
+
+    public static func write(_ value: [SaleScheduleView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSaleScheduleView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SaleScheduleView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SaleScheduleView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSaleScheduleView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+@_documentation(visibility: private)
+fileprivate struct FfiConverterSequenceTypeSetChoiceView: FfiConverterRustBuffer {
+    typealias SwiftType = [SetChoiceView]
+
+    public static func write(_ value: [SetChoiceView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSetChoiceView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SetChoiceView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SetChoiceView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSetChoiceView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+@_documentation(visibility: private)
+fileprivate struct FfiConverterSequenceTypeStoreFeedLineView: FfiConverterRustBuffer {
+    typealias SwiftType = [StoreFeedLineView]
+
+    public static func write(_ value: [StoreFeedLineView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeStoreFeedLineView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [StoreFeedLineView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [StoreFeedLineView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeStoreFeedLineView.read(from: &buf))
         }
         return seq
     }
@@ -3559,6 +5714,29 @@ fileprivate struct FfiConverterSequenceTypeStoreRowView: FfiConverterRustBuffer 
     }
 }
 
+@_documentation(visibility: private)
+fileprivate struct FfiConverterSequenceTypeStoreSaleLineView: FfiConverterRustBuffer {
+    typealias SwiftType = [StoreSaleLineView]
+
+    public static func write(_ value: [StoreSaleLineView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeStoreSaleLineView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [StoreSaleLineView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [StoreSaleLineView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeStoreSaleLineView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
 private enum InitializationResult {
     case ok
     case contractVersionMismatch
@@ -3573,6 +5751,24 @@ private let initializationResult: InitializationResult = {
     let scaffolding_contract_version = ffi_chiiki_ffi_uniffi_contract_version()
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
+    }
+    if (uniffi_chiiki_ffi_checksum_method_storeshell_render() != 33110) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_chiiki_ffi_checksum_method_storeshell_open_camera() != 47283) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_chiiki_ffi_checksum_method_storetill_dispatch() != 638) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_chiiki_ffi_checksum_method_storetill_requests_in_flight() != 35917) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_chiiki_ffi_checksum_method_storetill_resolve_scan() != 1422) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_chiiki_ffi_checksum_method_storetill_view() != 61997) {
+        return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_chiiki_ffi_checksum_method_wallet_dispatch() != 44096) {
         return InitializationResult.apiChecksumMismatch
@@ -3601,10 +5797,14 @@ private let initializationResult: InitializationResult = {
     if (uniffi_chiiki_ffi_checksum_method_walletshell_show_notification() != 4626) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_chiiki_ffi_checksum_constructor_storetill_new() != 55159) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_chiiki_ffi_checksum_constructor_wallet_new() != 15601) {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitStoreShell()
     uniffiCallbackInitWalletShell()
     return InitializationResult.ok
 }()

@@ -243,6 +243,20 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_STORE_SHELL_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_STORE_SHELL_METHOD0
+typedef void (*UniffiCallbackInterfaceStoreShellMethod0)(uint64_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_STORE_SHELL_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_STORE_SHELL_METHOD1
+typedef void (*UniffiCallbackInterfaceStoreShellMethod1)(uint64_t, uint64_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_WALLET_SHELL_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_WALLET_SHELL_METHOD0
 typedef void (*UniffiCallbackInterfaceWalletShellMethod0)(uint64_t, void* _Nonnull, 
@@ -271,6 +285,16 @@ typedef void (*UniffiCallbackInterfaceWalletShellMethod3)(uint64_t, RustBuffer, 
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_STORE_SHELL
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_STORE_SHELL
+typedef struct UniffiVTableCallbackInterfaceStoreShell {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceStoreShellMethod0 _Nonnull render;
+    UniffiCallbackInterfaceStoreShellMethod1 _Nonnull openCamera;
+} UniffiVTableCallbackInterfaceStoreShell;
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_WALLET_SHELL
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_WALLET_SHELL
 typedef struct UniffiVTableCallbackInterfaceWalletShell {
@@ -282,6 +306,66 @@ typedef struct UniffiVTableCallbackInterfaceWalletShell {
     UniffiCallbackInterfaceWalletShellMethod3 _Nonnull showNotification;
 } UniffiVTableCallbackInterfaceWalletShell;
 
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_CLONE_STORESHELL
+#define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_CLONE_STORESHELL
+uint64_t uniffi_chiiki_ffi_fn_clone_storeshell(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_FREE_STORESHELL
+#define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_FREE_STORESHELL
+void uniffi_chiiki_ffi_fn_free_storeshell(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_INIT_CALLBACK_VTABLE_STORESHELL
+#define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_INIT_CALLBACK_VTABLE_STORESHELL
+void uniffi_chiiki_ffi_fn_init_callback_vtable_storeshell(const UniffiVTableCallbackInterfaceStoreShell* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_METHOD_STORESHELL_RENDER
+#define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_METHOD_STORESHELL_RENDER
+void uniffi_chiiki_ffi_fn_method_storeshell_render(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_METHOD_STORESHELL_OPEN_CAMERA
+#define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_METHOD_STORESHELL_OPEN_CAMERA
+void uniffi_chiiki_ffi_fn_method_storeshell_open_camera(uint64_t ptr, uint64_t request_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_CLONE_STORETILL
+#define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_CLONE_STORETILL
+uint64_t uniffi_chiiki_ffi_fn_clone_storetill(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_FREE_STORETILL
+#define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_FREE_STORETILL
+void uniffi_chiiki_ffi_fn_free_storetill(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_CONSTRUCTOR_STORETILL_NEW
+#define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_CONSTRUCTOR_STORETILL_NEW
+uint64_t uniffi_chiiki_ffi_fn_constructor_storetill_new(RustBuffer config, uint64_t shell, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_METHOD_STORETILL_DISPATCH
+#define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_METHOD_STORETILL_DISPATCH
+void uniffi_chiiki_ffi_fn_method_storetill_dispatch(uint64_t ptr, RustBuffer event, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_METHOD_STORETILL_REQUESTS_IN_FLIGHT
+#define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_METHOD_STORETILL_REQUESTS_IN_FLIGHT
+uint32_t uniffi_chiiki_ffi_fn_method_storetill_requests_in_flight(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_METHOD_STORETILL_RESOLVE_SCAN
+#define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_METHOD_STORETILL_RESOLVE_SCAN
+void uniffi_chiiki_ffi_fn_method_storetill_resolve_scan(uint64_t ptr, uint64_t request_id, RustBuffer outcome, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_METHOD_STORETILL_VIEW
+#define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_METHOD_STORETILL_VIEW
+RustBuffer uniffi_chiiki_ffi_fn_method_storetill_view(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_CLONE_WALLET
 #define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_FN_CLONE_WALLET
@@ -618,6 +702,42 @@ void ffi_chiiki_ffi_rust_future_free_void(uint64_t handle
 void ffi_chiiki_ffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_CHECKSUM_METHOD_STORESHELL_RENDER
+#define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_CHECKSUM_METHOD_STORESHELL_RENDER
+uint16_t uniffi_chiiki_ffi_checksum_method_storeshell_render(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_CHECKSUM_METHOD_STORESHELL_OPEN_CAMERA
+#define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_CHECKSUM_METHOD_STORESHELL_OPEN_CAMERA
+uint16_t uniffi_chiiki_ffi_checksum_method_storeshell_open_camera(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_CHECKSUM_METHOD_STORETILL_DISPATCH
+#define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_CHECKSUM_METHOD_STORETILL_DISPATCH
+uint16_t uniffi_chiiki_ffi_checksum_method_storetill_dispatch(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_CHECKSUM_METHOD_STORETILL_REQUESTS_IN_FLIGHT
+#define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_CHECKSUM_METHOD_STORETILL_REQUESTS_IN_FLIGHT
+uint16_t uniffi_chiiki_ffi_checksum_method_storetill_requests_in_flight(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_CHECKSUM_METHOD_STORETILL_RESOLVE_SCAN
+#define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_CHECKSUM_METHOD_STORETILL_RESOLVE_SCAN
+uint16_t uniffi_chiiki_ffi_checksum_method_storetill_resolve_scan(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_CHECKSUM_METHOD_STORETILL_VIEW
+#define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_CHECKSUM_METHOD_STORETILL_VIEW
+uint16_t uniffi_chiiki_ffi_checksum_method_storetill_view(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_CHECKSUM_METHOD_WALLET_DISPATCH
 #define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_CHECKSUM_METHOD_WALLET_DISPATCH
 uint16_t uniffi_chiiki_ffi_checksum_method_wallet_dispatch(void
@@ -669,6 +789,12 @@ uint16_t uniffi_chiiki_ffi_checksum_method_walletshell_use_device_key(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_CHECKSUM_METHOD_WALLETSHELL_SHOW_NOTIFICATION
 #define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_CHECKSUM_METHOD_WALLETSHELL_SHOW_NOTIFICATION
 uint16_t uniffi_chiiki_ffi_checksum_method_walletshell_show_notification(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_CHECKSUM_CONSTRUCTOR_STORETILL_NEW
+#define UNIFFI_FFIDEF_UNIFFI_CHIIKI_FFI_CHECKSUM_CONSTRUCTOR_STORETILL_NEW
+uint16_t uniffi_chiiki_ffi_checksum_constructor_storetill_new(void
     
 );
 #endif

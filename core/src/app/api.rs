@@ -4,14 +4,17 @@
 //! Owns URLs, headers and the reading of error bodies; never decides what a screen shows.
 
 use crux_core::Command;
-use crux_http::{Method, Url, command::Http};
+use crux_http::{Method, Url, command::Http, protocol::HttpRequest};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::protocol::{ErrorBody, ErrorCode, IDEMPOTENCY_KEY_HEADER};
 
-use super::{Event, effects::Effect};
-
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// An app's effect type that carries HTTP requests (the resident app's and the store app's).
+pub trait HttpEffect: Send + From<crux_core::Request<HttpRequest>> + 'static {}
+
+impl<T: Send + From<crux_core::Request<HttpRequest>> + 'static> HttpEffect for T {}
 
 /// Why a request did not give what was asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -123,33 +126,33 @@ impl Call {
         self
     }
 
+    /// A PUT with `body` as JSON.
+    pub fn put(path: impl Into<String>, body: &impl Serialize) -> Self {
+        Call {
+            method: Method::PUT,
+            ..Call::post(path, body)
+        }
+    }
+
+    pub fn delete(path: impl Into<String>) -> Self {
+        Call {
+            method: Method::DELETE,
+            ..Call::get(path)
+        }
+    }
+
     /// The HTTP effect for this call; `answer` turns the outcome into the app's next event.
-    pub fn send<T, F>(self, connection: Option<&Connection>, answer: F) -> Command<Effect, Event>
+    pub fn send<Eff, Ev, T, F>(self, connection: Option<&Connection>, answer: F) -> Command<Eff, Ev>
     where
+        Eff: HttpEffect,
+        Ev: Send + 'static,
         T: DeserializeOwned + Send + 'static,
-        F: FnOnce(ApiResult<T>) -> Event + Send + 'static,
+        F: FnOnce(ApiResult<T>) -> Ev + Send + 'static,
     {
-        let Some(connection) = connection else {
-            return Command::event(answer(Err(ApiError::Network("no server address".into()))));
-        };
-        let url = match self.url(&connection.base) {
-            Ok(url) => url,
+        let request = match self.request(connection) {
+            Ok(request) => request,
             Err(error) => return Command::event(answer(Err(error))),
         };
-        let mut request = Http::<Effect, Event>::request(self.method, url);
-        if let Some(token) = connection.token.as_deref().filter(|t| is_header_safe(t)) {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        if let Some(key) = self
-            .idempotency_key
-            .as_deref()
-            .filter(|k| is_header_safe(k))
-        {
-            request = request.header(IDEMPOTENCY_KEY_HEADER, key);
-        }
-        if let Some(body) = self.body {
-            request = request.body(body);
-        }
         request
             .expect_json::<T>()
             .build()
@@ -163,6 +166,50 @@ impl Call {
                     })
             })
             .then_send(answer)
+    }
+
+    /// As `send`, for an answer without a body (`204 No Content`).
+    pub fn send_expecting_nothing<Eff, Ev, F>(
+        self,
+        connection: Option<&Connection>,
+        answer: F,
+    ) -> Command<Eff, Ev>
+    where
+        Eff: HttpEffect,
+        Ev: Send + 'static,
+        F: FnOnce(ApiResult<()>) -> Ev + Send + 'static,
+    {
+        let request = match self.request(connection) {
+            Ok(request) => request,
+            Err(error) => return Command::event(answer(Err(error))),
+        };
+        request
+            .build()
+            .map(|result| result.map(|_| ()).map_err(ApiError::from_http))
+            .then_send(answer)
+    }
+
+    fn request<Eff: HttpEffect, Ev: Send + 'static>(
+        self,
+        connection: Option<&Connection>,
+    ) -> ApiResult<crux_http::command::RequestBuilder<Eff, Ev>> {
+        let connection = connection.ok_or_else(|| ApiError::Network("no server address".into()))?;
+        let url = self.url(&connection.base)?;
+        let mut request = Http::<Eff, Ev>::request(self.method, url);
+        if let Some(token) = connection.token.as_deref().filter(|t| is_header_safe(t)) {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if let Some(key) = self
+            .idempotency_key
+            .as_deref()
+            .filter(|k| is_header_safe(k))
+        {
+            request = request.header(IDEMPOTENCY_KEY_HEADER, key);
+        }
+        if let Some(body) = self.body {
+            request = request.body(body);
+        }
+        Ok(request)
     }
 
     fn url(&self, base: &Url) -> ApiResult<Url> {

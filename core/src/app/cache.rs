@@ -13,7 +13,7 @@ use crate::protocol::{Balance, ProgrammeInfo};
 use super::{
     Event, Internal,
     effects::Effect,
-    model::{Directory, History, Model, PendingPayment, Session},
+    model::{Directory, History, Model, PendingPayment, PendingSaleOrder, Session},
 };
 
 /// The signed-in device: token, device id, display name. Personal.
@@ -25,13 +25,22 @@ pub const HISTORY: &str = "history";
 /// `model::PendingPayment`: a confirmed payment not yet answered by the server. Personal, and
 /// holds the PIN until the server answers (the repeat must carry the same body).
 pub const PENDING_PAYMENT: &str = "pending_payment";
+/// `model::PendingSaleOrder`: sets asked for in the additional sale, with the idempotency key,
+/// not yet decided by the server. Personal.
+pub const PENDING_SALE_ORDER: &str = "pending_sale_order";
 /// `model::Directory`: the stores that accept payments, and the `as_of` of the last sync.
 pub const DIRECTORY: &str = "directory";
 /// `protocol::ProgrammeInfo`: the programme id that scanned codes must carry, its districts.
 pub const PROGRAMME: &str = "programme";
 
 /// Keys removed at logout: everything about the resident, nothing about the city.
-pub const PERSONAL: [&str; 4] = [SESSION, BALANCE, HISTORY, PENDING_PAYMENT];
+pub const PERSONAL: [&str; 5] = [
+    SESSION,
+    BALANCE,
+    HISTORY,
+    PENDING_PAYMENT,
+    PENDING_SALE_ORDER,
+];
 
 /// Everything the cache held at start, still as bytes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,6 +51,7 @@ pub struct Stored {
     pub history: Option<Vec<u8>>,
     pub directory: Option<Vec<u8>>,
     pub pending: Option<Vec<u8>>,
+    pub pending_sale_order: Option<Vec<u8>>,
 }
 
 impl Stored {
@@ -53,6 +63,8 @@ impl Stored {
             model.balance = parse::<Balance>(self.balance);
             model.history = parse::<History>(self.history).unwrap_or_default();
             model.pending = parse::<PendingPayment>(self.pending);
+            model.sale.order = parse::<PendingSaleOrder>(self.pending_sale_order)
+                .filter(|order| order.idempotency_key.is_some());
         }
         model.directory = parse::<Directory>(self.directory).unwrap_or_default();
     }
@@ -73,6 +85,7 @@ pub fn load() -> Command<Effect, Event> {
             (HISTORY, &mut stored.history),
             (DIRECTORY, &mut stored.directory),
             (PENDING_PAYMENT, &mut stored.pending),
+            (PENDING_SALE_ORDER, &mut stored.pending_sale_order),
         ] {
             let answer = ctx
                 .request_from_shell(KeyValueOperation::Get { key: key.into() })
@@ -83,7 +96,7 @@ pub fn load() -> Command<Effect, Event> {
     })
 }
 
-fn read_value(answer: KeyValueResult) -> Option<Vec<u8>> {
+pub fn read_value(answer: KeyValueResult) -> Option<Vec<u8>> {
     match answer {
         KeyValueResult::Ok {
             response:
@@ -95,8 +108,16 @@ fn read_value(answer: KeyValueResult) -> Option<Vec<u8>> {
     }
 }
 
+/// An app's effect type that carries cache operations (the resident app's and the store app's).
+pub trait CacheEffect: Send + From<crux_core::Request<KeyValueOperation>> + 'static {}
+
+impl<T: Send + From<crux_core::Request<KeyValueOperation>> + 'static> CacheEffect for T {}
+
 /// Write `value` under `key`, not waiting for the answer.
-pub fn save(key: &str, value: &impl Serialize) -> Command<Effect, Event> {
+pub fn save<Eff: CacheEffect, Ev: Send + 'static>(
+    key: &str,
+    value: &impl Serialize,
+) -> Command<Eff, Ev> {
     match serde_json::to_vec(value) {
         Ok(bytes) => Command::request_from_shell(KeyValueOperation::Set {
             key: key.into(),
@@ -108,9 +129,11 @@ pub fn save(key: &str, value: &impl Serialize) -> Command<Effect, Event> {
 }
 
 /// Write `value` under `key`, then send `then(true)` if it was stored, `then(false)` if not.
-pub fn save_then<F>(key: &str, value: &impl Serialize, then: F) -> Command<Effect, Event>
+pub fn save_then<Eff, Ev, F>(key: &str, value: &impl Serialize, then: F) -> Command<Eff, Ev>
 where
-    F: FnOnce(bool) -> Event + Send + 'static,
+    Eff: CacheEffect,
+    Ev: Send + 'static,
+    F: FnOnce(bool) -> Ev + Send + 'static,
 {
     match serde_json::to_vec(value) {
         Ok(bytes) => Command::request_from_shell(KeyValueOperation::Set {
@@ -123,7 +146,7 @@ where
 }
 
 /// Remove `key`, not waiting for the answer.
-pub fn remove(key: &str) -> Command<Effect, Event> {
+pub fn remove<Eff: CacheEffect, Ev: Send + 'static>(key: &str) -> Command<Eff, Ev> {
     Command::request_from_shell(KeyValueOperation::Delete { key: key.into() }).build()
 }
 

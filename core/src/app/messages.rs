@@ -38,6 +38,15 @@ pub const PIN_FORMAT: &str = "暗証番号は4けたから6けたの数字です
 pub const STORE_NOT_FOUND: &str = "このお店は見つかりませんでした。お店の人にお確かめください。";
 pub const STORE_NOT_ACCEPTING: &str = "このお店では、今はお支払いができません。";
 pub const PAYMENT_DONE_TITLE: &str = "お支払いが終わりました";
+pub const SOLD_OUT: &str = "申し訳ありません。商品券は売り切れました。";
+pub const SALE_LOADING: &str = "販売の状況を確かめています…";
+pub const SALE_UNKNOWN: &str =
+    "販売の状況を確かめられませんでした。電波の届く所で、画面を下に引いて更新してください。";
+pub const SALE_CANNOT_SAVE: &str =
+    "電話に記録できなかったため、お申し込みを止めました。もう一度ためしてください。";
+pub const SALE_SENDING: &str = "送信しています…";
+pub const SALE_ORDER_CONFIRMING: &str =
+    "お申し込みを確認中です。二重に申し込まれることはありません。このままお待ちください。";
 pub const PAYMENT_CONFLICT: &str =
     "お支払いを確かめられませんでした。お支払いの記録（りれき）をご確認ください。";
 
@@ -80,7 +89,33 @@ fn for_refusal(code: ErrorCode, server_message: &str) -> String {
         ErrorCode::AmountNotPositive => "金額を入れてください。",
         ErrorCode::AmountTooLarge => "金額が大きすぎます。金額をお確かめください。",
         ErrorCode::IdempotencyConflict => PAYMENT_CONFLICT,
-        ErrorCode::Unavailable | ErrorCode::Internal => BUSY,
+        ErrorCode::Unavailable | ErrorCode::Internal | ErrorCode::SaleBusy => BUSY,
+        // The sale's refusals carry particulars (the window's dates, the sets left, the limit
+        // and what the resident holds); the fixed words are for a server that gave none.
+        ErrorCode::ApplicationWindowClosed
+        | ErrorCode::SetsOutOfRange
+        | ErrorCode::AdditionalSaleNotOpen
+        | ErrorCode::SoldOut
+        | ErrorCode::SaleLimitReached
+        | ErrorCode::SaleWindowClosed
+        | ErrorCode::OrderLapsed
+            if !server_words.is_empty() =>
+        {
+            return server_words.to_owned();
+        }
+        ErrorCode::ApplicationWindowClosed => {
+            "申込期間ではないため、申込・変更・取消はできません。"
+        }
+        ErrorCode::SetsOutOfRange => "お申し込みできるセット数をこえています。",
+        ErrorCode::NoApplication => "お申し込みはありません。",
+        ErrorCode::DrawNotDone => {
+            "まだ抽選が行われていません。追加販売は、抽選と当選した方のお支払いのあとに始まります。"
+        }
+        ErrorCode::AdditionalSaleNotOpen => "今は追加販売の期間ではありません。",
+        ErrorCode::SoldOut => SOLD_OUT,
+        ErrorCode::SaleLimitReached => "お一人がお求めになれるセット数をこえています。",
+        ErrorCode::SaleWindowClosed => "販売期間ではありません。",
+        ErrorCode::OrderLapsed => "お支払いの期限を過ぎたため、このお申し込みは無効になりました。",
         // The server words field problems for people; show them as they are.
         ErrorCode::InvalidField | ErrorCode::MissingField | ErrorCode::InvalidPublicKey
             if !server_words.is_empty() =>
@@ -152,6 +187,37 @@ mod tests {
     fn unknown_codes_get_a_general_message_not_english() {
         let error = refused(ErrorCode::Unknown, "brand new failure");
         assert_eq!(for_error(&error), SOMETHING_WRONG);
+    }
+
+    #[test]
+    fn every_refusal_of_the_sale_has_its_own_plain_words() {
+        let codes = [
+            ErrorCode::ApplicationWindowClosed,
+            ErrorCode::SetsOutOfRange,
+            ErrorCode::NoApplication,
+            ErrorCode::DrawNotDone,
+            ErrorCode::AdditionalSaleNotOpen,
+            ErrorCode::SoldOut,
+            ErrorCode::SaleLimitReached,
+            ErrorCode::SaleWindowClosed,
+            ErrorCode::OrderLapsed,
+        ];
+        let mut said = std::collections::BTreeSet::new();
+        for code in codes {
+            let message = for_error(&refused(code, ""));
+            assert_ne!(message, SOMETHING_WRONG, "{code:?}");
+            said.insert(message);
+        }
+        assert_eq!(said.len(), codes.len(), "one message per refusal");
+        // With particulars, the server's Japanese is shown as it is.
+        let sold_out = refused(
+            ErrorCode::SoldOut,
+            "残りは3セットです。3セット以下でお申し込みください。 / Only 3 sets are left.",
+        );
+        assert_eq!(
+            for_error(&sold_out),
+            "残りは3セットです。3セット以下でお申し込みください。"
+        );
     }
 
     #[test]

@@ -33,39 +33,47 @@
 //! ticks. `Event::RefreshRequested` (pull to refresh, app back in front) also re-sends it.
 
 mod account;
-mod api;
-mod cache;
+pub(crate) mod api;
+pub(crate) mod cache;
 mod codes;
 mod effects;
 mod history;
-mod messages;
+pub(crate) mod messages;
 mod model;
 mod my_code;
 mod pay;
+mod points;
 mod refresh;
+mod sale;
+mod sale_view;
 mod stores;
-mod text;
+pub(crate) mod text;
 mod view;
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 use crux_core::Command;
 
 use crate::protocol::{
-    Balance, Industry, PaymentReceipt, ProgrammeInfo, ResidentRegistered, SessionCreated,
-    StoreDetail, StoreDirectory, TransactionPage,
+    Balance, Industry, MySale, PaymentReceipt, PointsClaimReceipt, PointsSummary, ProgrammeInfo,
+    ResidentRegistered, SaleApplication, SaleOrder, SessionCreated, StoreDetail, StoreDirectory,
+    TransactionPage,
 };
 
 pub use account::{FormField, RegistrationForm};
 pub use api::{ApiError, ApiResult};
-pub use cache::{BALANCE, DIRECTORY, HISTORY, PENDING_PAYMENT, PROGRAMME, SESSION};
+pub use cache::{
+    BALANCE, DIRECTORY, HISTORY, PENDING_PAYMENT, PENDING_SALE_ORDER, PROGRAMME, SESSION,
+};
 pub use codes::TokenParts;
 pub use effects::{
     DeviceKeyRequest, DeviceKeyResponse, Effect, Notification, NowRequest, RandomBytesRequest,
     ScanOutcome, ScanRequest, TimerRequest,
 };
 pub use model::Model;
+pub use points::{PointsActivityView, PointsLotView, PointsView};
+pub use sale_view::{SaleOrderView, SaleScheduleView, SaleView, SetChoiceView};
 pub use view::{
     AlertView, ChoiceView, FieldErrorView, HistoryRowView, HistoryView, HomeView, LegView,
     LoginView, MyCodeView, PayView, PurseView, RegistrationView, ScreenView, StoreRowView,
@@ -120,6 +128,24 @@ pub enum Event {
 
     MyCodeOpened,
 
+    /// The points screen: fetch the points, their expiry and the activities that earned them.
+    /// (Scanning an event code needs no event of its own: `CodeScanned` routes it.)
+    PointsOpened,
+
+    /// The premium set sale screen: where the sale stands, the application, the lottery's
+    /// result, what to pay, and the additional sale.
+    SaleOpened,
+    /// A number of sets was picked (`SetChoiceView::sets`), for the application or an
+    /// additional-sale order.
+    SetsChosen(i64),
+    /// Apply for the chosen sets, or change the application to them.
+    ApplySubmitted,
+    /// Withdraw the application.
+    WithdrawTapped,
+    /// Take the chosen sets in the additional sale (first come, first served). Tapping again
+    /// while it is unanswered sends the same order again, never a second one.
+    AdditionalPurchaseTapped,
+
     /// Answers to the app's own effects. Shells never send these.
     Internal(Internal),
 }
@@ -162,6 +188,24 @@ pub enum Internal {
     },
     MyCodeRotationDue {
         generation: u64,
+    },
+    SaleFetched(ApiResult<MySale>),
+    SaleApplied(ApiResult<SaleApplication>),
+    SaleWithdrawn(ApiResult<()>),
+    SaleOrderKeyDrawn(Vec<u8>),
+    SaleOrderSaved {
+        key: String,
+        stored: bool,
+    },
+    SaleOrderAnswered {
+        key: String,
+        result: ApiResult<SaleOrder>,
+    },
+    PointsFetched(ApiResult<PointsSummary>),
+    PointsKeyDrawn(Vec<u8>),
+    PointsClaimed {
+        key: String,
+        result: ApiResult<PointsClaimReceipt>,
     },
 }
 
@@ -209,6 +253,13 @@ impl crux_core::App for ResidentApp {
             Event::PinEntered(pin) => pay::pin_entered(model, pin),
 
             Event::MyCodeOpened => my_code::open(model),
+            Event::PointsOpened => points::open(model),
+
+            Event::SaleOpened => sale::open(model),
+            Event::SetsChosen(sets) => sale::choose(model, sets),
+            Event::ApplySubmitted => sale::apply(model),
+            Event::WithdrawTapped => sale::withdraw(model),
+            Event::AdditionalPurchaseTapped => sale::buy(model),
 
             Event::Internal(answer) => self.answered(answer, model),
         }
@@ -248,6 +299,17 @@ impl ResidentApp {
                 answer,
             } => my_code::signed(model, generation, parts, answer),
             Internal::MyCodeRotationDue { generation } => my_code::rotation_due(model, generation),
+            Internal::SaleFetched(result) => sale::fetched(model, result),
+            Internal::SaleApplied(result) => sale::applied(model, result),
+            Internal::SaleWithdrawn(result) => sale::withdrawn(model, result),
+            Internal::SaleOrderKeyDrawn(bytes) => sale::order_key_drawn(model, &bytes),
+            Internal::SaleOrderSaved { key, stored } => sale::order_saved(model, &key, stored),
+            Internal::SaleOrderAnswered { key, result } => {
+                sale::order_answered(model, &key, result)
+            }
+            Internal::PointsFetched(result) => points::fetched(model, result),
+            Internal::PointsKeyDrawn(bytes) => points::key_drawn(model, &bytes),
+            Internal::PointsClaimed { key, result } => points::claimed(model, &key, result),
         }
     }
 }
@@ -266,6 +328,8 @@ fn retry(model: &mut Model) -> Command<Effect, Event> {
         model::Retry::SendPayment => pay::resend_now(model),
         model::Retry::MoreHistory => history::load_older(model),
         model::Retry::MyCode => my_code::open(model),
+        model::Retry::SaleApplication => sale::retry_action(model),
+        model::Retry::SaleOrder => sale::resend_order(model),
     }
 }
 

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::{
     Yen,
     protocol::{
-        Balance, Industry, PaymentReceipt, PaymentRequest, ProgrammeInfo, StoreSummary, Transaction,
+        Balance, Industry, MySale, PaymentReceipt, PaymentRequest, ProgrammeInfo, StoreSummary,
+        Transaction,
     },
 };
 
@@ -33,6 +34,8 @@ pub struct Model {
     pub pending: Option<PendingPayment>,
     pub delivery: Delivery,
     pub my_code: MyCode,
+    pub sale: SaleState,
+    pub points: super::points::PointsState,
     /// The last refresh failed because the server could not be reached.
     pub offline: bool,
     pub alert: Option<Alert>,
@@ -60,6 +63,8 @@ impl Model {
         self.delivery = Delivery::default();
         self.pay = PayStep::Idle;
         self.my_code = MyCode::default();
+        self.sale = SaleState::default();
+        self.points = super::points::PointsState::default();
         self.offline = false;
         self.screen = Screen::Login;
     }
@@ -76,6 +81,7 @@ pub enum Screen {
     Stores,
     Pay,
     MyCode,
+    Sale,
 }
 
 /// A signed-in device. Persisted under `cache::SESSION`.
@@ -273,4 +279,47 @@ pub enum Retry {
     SendPayment,
     MoreHistory,
     MyCode,
+    /// Send the last application change or withdrawal again.
+    SaleApplication,
+    /// Send the additional-sale order again, with the same idempotency key.
+    SaleOrder,
+}
+
+/// The premium set sale as the server last told it, and what the resident is doing there.
+/// Not persisted: the sale screen always asks the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SaleState {
+    pub info: Option<MySale>,
+    pub loading: bool,
+    /// Something changed while the sale was being asked for: that answer may be stale.
+    pub ask_again: bool,
+    /// The number of sets picked on the screen; until the resident picks, the current
+    /// application's (or 1).
+    pub chosen: Option<i64>,
+    /// An application change or withdrawal the server has not answered yet; kept after a
+    /// failure that did not reach a decision, for "もう一度ためす".
+    pub sending: Option<SaleAction>,
+    pub in_flight: bool,
+    /// What went through last, for the screen: `2セットのお申し込みを受け付けました。`
+    pub notice: Option<String>,
+    /// An additional-sale order the resident confirmed and the server has not decided.
+    pub order: Option<PendingSaleOrder>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaleAction {
+    Apply { sets: i64 },
+    Withdraw,
+}
+
+/// Sets asked for in the additional sale. The key is drawn once and sent with every repeat, so
+/// the server takes the order exactly once however often the answer is lost. Persisted under
+/// `cache::PENDING_SALE_ORDER` before it is first sent, so a restart repeats it too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSaleOrder {
+    pub sets: i64,
+    /// `None` while the random bytes are being drawn.
+    pub idempotency_key: Option<String>,
+    #[serde(skip)]
+    pub in_flight: bool,
 }

@@ -26,7 +26,7 @@ use super::{
 };
 
 /// Bytes of randomness in an idempotency key (sent as 32 hex digits).
-const KEY_BYTES: u32 = 16;
+pub const KEY_BYTES: u32 = 16;
 /// First wait before sending an unanswered payment again; doubled each time up to the maximum.
 const FIRST_RETRY_MS: u64 = 2_000;
 const MAX_RETRY_MS: u64 = 60_000;
@@ -86,6 +86,10 @@ fn end(model: &mut Model, alert: Alert) -> Command<Effect, Event> {
 pub fn code_scanned(model: &mut Model, payload: String) -> Command<Effect, Event> {
     if !model.signed_in() {
         return render();
+    }
+    // A community points event code is claimed, not paid.
+    if crate::qr::is_event_code(payload.trim()) && model.pending.is_none() {
+        return super::points::code_scanned(model, payload);
     }
     if model.pending.is_some() {
         return still_confirming(model);
@@ -308,7 +312,7 @@ fn confirming(pending: &PendingPayment) -> PayStep {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -15,7 +15,7 @@ use super::{
     effects::{Effect, render},
     history, internal, messages,
     model::{Alert, Model, PayStep, Retry, Screen},
-    pay, stores,
+    pay, sale, stores,
 };
 
 const BAD_SERVER_ADDRESS: &str =
@@ -54,7 +54,18 @@ pub fn refresh(model: &mut Model) -> Command<Effect, Event> {
         history::fetch_newest(model),
         stores::sync(model),
         pay::resume_pending(model),
+        refresh_sale(model),
+        sale::resume_order(model),
     ])
+}
+
+/// The sale screen is kept up to date while it is shown; elsewhere it is asked for on opening.
+fn refresh_sale(model: &mut Model) -> Command<Effect, Event> {
+    if model.screen == Screen::Sale {
+        sale::fetch(model)
+    } else {
+        Command::done()
+    }
 }
 
 pub fn open_home(model: &mut Model) -> Command<Effect, Event> {

@@ -13,7 +13,9 @@ use crate::{
 use super::{
     FormField, messages,
     model::{Model, Order, PayStep, Screen},
-    pay, stores,
+    pay,
+    sale_view::{self, SaleView},
+    stores,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +25,9 @@ pub struct ViewModel {
     pub offline_banner: Option<String>,
     /// A message to show over the screen, with "もう一度ためす" when `retry_label` is set.
     pub alert: Option<AlertView>,
+    /// The resident's community points (signed in only), for a points screen.
+    #[serde(default)]
+    pub points: Option<super::PointsView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +47,7 @@ pub enum ScreenView {
     Stores(StoresView),
     Pay(PayView),
     MyCode(MyCodeView),
+    Sale(Box<SaleView>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +213,7 @@ pub fn view(model: &Model) -> ViewModel {
             message: alert.message.clone(),
             retry_label: alert.retry.map(|_| messages::RETRY.to_owned()),
         }),
+        points: model.signed_in().then(|| super::points::view(model)),
     }
 }
 
@@ -225,6 +232,7 @@ fn screen(model: &Model) -> ScreenView {
         Screen::Stores => ScreenView::Stores(directory(model)),
         Screen::Pay => ScreenView::Pay(pay(model)),
         Screen::MyCode => ScreenView::MyCode(my_code(model)),
+        Screen::Sale => ScreenView::Sale(Box::new(sale_view::view(model))),
     }
 }
 
@@ -355,9 +363,23 @@ fn signed(amount: Yen) -> String {
     }
 }
 
+/// One amount per purse: a purchase credits the premium purse twice (the price and the
+/// premium), which residents read as one `プレミアム分 ¥6,500`.
 fn legs(legs: &[Leg]) -> String {
-    legs.iter()
-        .map(|leg| format!("{} {}", leg_label(leg.purse), Yen(leg.amount.get().abs())))
+    let mut per_purse: Vec<(PurseKind, Option<&str>, i64)> = Vec::new();
+    for leg in legs {
+        let issue = leg.issue.as_deref();
+        match per_purse
+            .iter_mut()
+            .find(|(purse, i, _)| *purse == leg.purse && *i == issue)
+        {
+            Some((_, _, sum)) => *sum = sum.saturating_add(leg.amount.get()),
+            None => per_purse.push((leg.purse, issue, leg.amount.get())),
+        }
+    }
+    per_purse
+        .into_iter()
+        .map(|(purse, _, sum)| format!("{} {}", leg_label(purse), Yen(sum.saturating_abs())))
         .collect::<Vec<_>>()
         .join("、")
 }
@@ -505,6 +527,29 @@ mod tests {
     #[test]
     fn points_are_counted_not_priced() {
         assert_eq!(points(Yen(1200)), "1,200ポイント");
+    }
+
+    #[test]
+    fn a_purchased_set_shows_once_in_the_premium_purse_of_the_history() {
+        // The ledger credits the price and the premium separately into the same purse.
+        let premium = |amount| Leg {
+            purse: PurseKind::Premium,
+            issue: Some("midori-2024".into()),
+            amount: Yen(amount),
+        };
+        let row = history_row(&Transaction {
+            id: 9,
+            kind: TransactionKind::Purchase,
+            amount: Yen(6500),
+            store_id: None,
+            store_name: None,
+            payment_id: None,
+            legs: vec![premium(5000), premium(1500)],
+            created_at: at("2024-11-05T01:30:00Z"),
+        });
+        assert_eq!(row.title, "商品券の購入");
+        assert_eq!(row.amount, "+¥6,500");
+        assert_eq!(row.detail.as_deref(), Some("プレミアム分 ¥6,500"));
     }
 
     #[test]

@@ -40,6 +40,8 @@ struct RootView: View {
             PayScreen(view: view, host: host)
         case .myCode(let view):
             MyCodeScreen(view: view, locked: !host.myCodeUnlocked, host: host)
+        case .sale(let view):
+            SaleScreen(view: view, host: host)
         }
     }
 
@@ -95,7 +97,8 @@ enum WalletTab: CaseIterable {
         case .myCode: self = .myCode
         case .history: self = .history
         case .stores: self = .stores
-        case .loading, .login, .registration, .pay: return nil
+        // The sale screen is opened from Home and has its own way back.
+        case .loading, .login, .registration, .pay, .sale: return nil
         }
     }
 

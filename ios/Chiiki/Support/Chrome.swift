@@ -63,6 +63,18 @@ enum Chrome {
     static let done = "ホームにもどる"
     static let cameraPreview = "カメラの映像。お店のQRコードを枠の中に入れてください"
 
+    // The premium set sale
+    static let saleButton = "プレミアム付商品券の申し込み"
+    static let titleSale = "プレミアム付商品券"
+    static let saleSchedule = "日程"
+    static let saleSets = "セット数"
+    static let saleToPay = "お支払い"
+    static let saleOrderNumber = "お申し込み番号"
+    static let saleDeadline = "お支払い期限"
+    static let saleHowToPay = "お支払い方法"
+    static let salePaidAt = "お支払い日時"
+    static let saleAdditional = "追加販売"
+
     // History
     static let loadMore = "もっと見る"
 

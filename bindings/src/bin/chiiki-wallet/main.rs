@@ -6,6 +6,7 @@
 //! It is how a newcomer uses the system without a phone, and it proves the facade complete.
 
 mod shell;
+mod store;
 
 use std::{
     io::{BufRead, IsTerminal, Write},
@@ -14,8 +15,8 @@ use std::{
 };
 
 use chiiki_ffi::{
-    Event, HistoryView, HomeView, PayView, RegistrationForm, ScreenView, StoresView, ViewModel,
-    WalletError,
+    Event, HistoryView, HomeView, PayView, PointsView, RegistrationForm, SaleView, ScreenView,
+    StoresView, ViewModel, WalletError,
 };
 use clap::{Parser, Subcommand};
 
@@ -104,6 +105,49 @@ enum Command {
     },
     /// Show your resident code as a QR code for a store to scan.
     Code,
+    /// Store mode: log in as store staff, amount codes, charges, live payments, refunds.
+    Store {
+        #[command(subcommand)]
+        action: store::StoreCommand,
+    },
+    /// The premium set sale: where it stands, your application, the lottery's result, and
+    /// what to pay, how and by when. With a subcommand: apply, withdraw or buy.
+    Sale {
+        #[command(subcommand)]
+        action: Option<SaleCommand>,
+    },
+    /// Your community points: what you can spend, when it lapses (JST), and the activities
+    /// that earned it. `points claim --code CKE:…` claims an event's points.
+    Points {
+        #[command(subcommand)]
+        action: Option<PointsCommand>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PointsCommand {
+    /// Claim the points of an event: the text of its QR code (`CKE:…`), from the venue's screen
+    /// or a printed poster. Claiming the same code again never earns twice.
+    Claim {
+        #[arg(long)]
+        code: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SaleCommand {
+    /// Apply for N sets, or change your application to N (application window only).
+    Apply {
+        #[arg(long)]
+        sets: i64,
+    },
+    /// Withdraw your application (application window only).
+    Withdraw,
+    /// Take N sets in the additional sale, first come, first served.
+    Buy {
+        #[arg(long)]
+        sets: i64,
+    },
 }
 
 fn default_data_dir() -> PathBuf {
@@ -114,7 +158,7 @@ fn default_data_dir() -> PathBuf {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum CliError {
+pub(crate) enum CliError {
     #[error("{0}")]
     Wallet(#[from] WalletError),
     #[error("cannot read from the terminal: {0}")]
@@ -144,8 +188,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
         .data_dir
         .to_str()
         .ok_or_else(|| CliError::DataDir(cli.data_dir.display().to_string()))?;
+    let command = match cli.command {
+        Command::Store { action } => return store::run(data_dir, &cli.server, action),
+        other => other,
+    };
     let session = Session::start(data_dir, &cli.server)?;
-    match cli.command {
+    match command {
         Command::Register {
             name,
             kana,
@@ -251,6 +299,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
             amount,
             use_points,
         } => pay(&session, code, amount, use_points),
+        // Store mode runs on its own facade, before any resident wallet is started.
+        Command::Store { .. } => Ok(()),
+        Command::Sale { action } => sale(&session, action),
+        Command::Points { action } => points(&session, action),
         Command::Code => {
             home(&session)?;
             session.send(Event::MyCodeOpened)?;
@@ -328,6 +380,145 @@ fn pay(session: &Session, code: String, amount: String, use_points: bool) -> Res
             Ok(())
         }
         _ => alert_is_failure(&view),
+    }
+}
+
+/// The sale screen as the server has it; then, for a subcommand, the sets picked and the
+/// request sent, each answered before the next.
+fn sale(session: &Session, action: Option<SaleCommand>) -> Result<(), CliError> {
+    home(session)?;
+    session.send(Event::SaleOpened)?;
+    let view = session.wait_until(|v| sale_view(v).is_none_or(|s| s.loading.is_none()));
+    note_offline(&view);
+    alert_is_failure(&view)?;
+    // Nothing known about the sale (no signal): the app's words, and a failure.
+    let Some(shown) = sale_view(&view).filter(|s| s.offer.is_some()) else {
+        let said = sale_view(&view).and_then(|s| s.status.or(s.loading));
+        return Err(CliError::Shown(said.unwrap_or_default()));
+    };
+    let Some(action) = action else {
+        print_sale(&shown);
+        return Ok(());
+    };
+    let event = match action {
+        SaleCommand::Apply { sets } => {
+            session.send(Event::SetsChosen { sets })?;
+            Event::ApplySubmitted
+        }
+        SaleCommand::Withdraw => Event::WithdrawTapped,
+        SaleCommand::Buy { sets } => {
+            session.send(Event::SetsChosen { sets })?;
+            Event::AdditionalPurchaseTapped
+        }
+    };
+    session.send(event)?;
+    // An order whose answer is lost stays 確認中 and is sent again with the same key.
+    let view = session.wait_until(|v| {
+        v.alert.is_some() || sale_view(v).is_none_or(|s| s.busy.is_none() && s.loading.is_none())
+    });
+    alert_is_failure(&view)?;
+    let Some(done) = sale_view(&view) else {
+        return Ok(());
+    };
+    if let Some(busy) = &done.busy {
+        return Err(CliError::Shown(busy.clone()));
+    }
+    if let Some(notice) = &done.notice {
+        println!("{notice}");
+    }
+    print_sale(&done);
+    Ok(())
+}
+
+/// The points screen; with `claim`, the code scanned first, as the resident would at the venue.
+fn points(session: &Session, action: Option<PointsCommand>) -> Result<(), CliError> {
+    home(session)?;
+    let before = fetch_points(session)?;
+    let Some(PointsCommand::Claim { code }) = action else {
+        print_points(&before);
+        return Ok(());
+    };
+    session.send(Event::CodeScanned { payload: code })?;
+    // Answered either way once an alert shows (a claim, a refusal, or an answer lost: the
+    // app's words say which).
+    let view = session
+        .wait_until(|v| v.alert.is_some() || v.points.as_ref().is_none_or(|p| p.busy.is_none()));
+    note_offline(&view);
+    let said = view.alert.as_ref().map(|a| a.message.clone());
+    let after = fetch_points(session)?;
+    // Both a claim and a refusal end in the app's message; only a claim adds an activity.
+    if after.activities == before.activities {
+        return Err(CliError::Shown(said.unwrap_or_default()));
+    }
+    if let Some(said) = said {
+        println!("{said}");
+    }
+    print_points(&after);
+    Ok(())
+}
+
+fn fetch_points(session: &Session) -> Result<PointsView, CliError> {
+    session.send(Event::AlertDismissed)?;
+    session.send(Event::PointsOpened)?;
+    // Quiet means the points have been fetched (or could not be).
+    let view = session.wait_until(|_| true);
+    note_offline(&view);
+    alert_is_failure(&view)?;
+    view.points.ok_or(CliError::SignedOut)
+}
+
+fn print_points(points: &PointsView) {
+    println!("ポイント {}", points.balance);
+    println!("{}", points.explanation);
+    for lot in &points.lots {
+        println!("  {}  {}", lot.points, lot.expires);
+    }
+    if points.activities.is_empty() {
+        println!("参加したイベントはまだありません。");
+    }
+    for activity in &points.activities {
+        println!(
+            "{}  {}（{}）  {}  {}",
+            activity.earned_on, activity.event, activity.place, activity.points, activity.expires
+        );
+    }
+}
+
+fn sale_view(view: &ViewModel) -> Option<SaleView> {
+    match &view.screen {
+        ScreenView::Sale { view } => Some(view.clone()),
+        _ => None,
+    }
+}
+
+fn print_sale(sale: &SaleView) {
+    println!("{}", sale.title);
+    for line in [&sale.offer, &sale.status].into_iter().flatten() {
+        println!("{line}");
+    }
+    for item in &sale.schedule {
+        println!("  {} {}", item.label, item.dates);
+    }
+    for line in [&sale.application, &sale.result].into_iter().flatten() {
+        println!("{line}");
+    }
+    for order in &sale.orders {
+        println!(
+            "お申し込み番号 {}  {}  {}  {}",
+            order.order_id, order.title, order.amount, order.status
+        );
+        if let Some(deadline) = &order.deadline {
+            println!("  お支払い期限 {deadline}");
+        }
+        for how in &order.how_to_pay {
+            println!("  お支払い方法 {how}");
+        }
+        if let Some(paid_at) = &order.paid_at {
+            println!("  お支払い日時 {paid_at}");
+        }
+    }
+    for line in [&sale.held, &sale.additional].into_iter().flatten() {
+        println!("{line}");
     }
 }
 
@@ -419,7 +610,7 @@ fn print_stores(stores: &StoresView) {
     }
 }
 
-fn given_or_asked(given: Option<String>, prompt: &str) -> Result<String, CliError> {
+pub(crate) fn given_or_asked(given: Option<String>, prompt: &str) -> Result<String, CliError> {
     match given {
         Some(value) => Ok(value),
         None => ask_secret(prompt),

@@ -650,6 +650,12 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceStoreShellMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceStoreShellMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`requestId`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceWalletShellMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -661,6 +667,28 @@ internal interface UniffiCallbackInterfaceWalletShellMethod2 : com.sun.jna.Callb
 }
 internal interface UniffiCallbackInterfaceWalletShellMethod3 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`notification`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "render", "openCamera")
+internal open class UniffiVTableCallbackInterfaceStoreShell(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `render`: UniffiCallbackInterfaceStoreShellMethod0? = null,
+    @JvmField internal var `openCamera`: UniffiCallbackInterfaceStoreShellMethod1? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `render`: UniffiCallbackInterfaceStoreShellMethod0? = null,
+        `openCamera`: UniffiCallbackInterfaceStoreShellMethod1? = null,
+    ): UniffiVTableCallbackInterfaceStoreShell(`uniffiFree`,`uniffiClone`,`render`,`openCamera`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceStoreShell) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `render` = other.`render`
+        `openCamera` = other.`openCamera`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "render", "openCamera", "useDeviceKey", "showNotification")
 internal open class UniffiVTableCallbackInterfaceWalletShell(
@@ -715,6 +743,18 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_chiiki_ffi_checksum_method_storeshell_render(
+    ): Int
+    external fun uniffi_chiiki_ffi_checksum_method_storeshell_open_camera(
+    ): Int
+    external fun uniffi_chiiki_ffi_checksum_method_storetill_dispatch(
+    ): Int
+    external fun uniffi_chiiki_ffi_checksum_method_storetill_requests_in_flight(
+    ): Int
+    external fun uniffi_chiiki_ffi_checksum_method_storetill_resolve_scan(
+    ): Int
+    external fun uniffi_chiiki_ffi_checksum_method_storetill_view(
+    ): Int
     external fun uniffi_chiiki_ffi_checksum_method_wallet_dispatch(
     ): Int
     external fun uniffi_chiiki_ffi_checksum_method_wallet_requests_in_flight(
@@ -732,6 +772,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_chiiki_ffi_checksum_method_walletshell_use_device_key(
     ): Int
     external fun uniffi_chiiki_ffi_checksum_method_walletshell_show_notification(
+    ): Int
+    external fun uniffi_chiiki_ffi_checksum_constructor_storetill_new(
     ): Int
     external fun uniffi_chiiki_ffi_checksum_constructor_wallet_new(
     ): Int
@@ -751,11 +793,36 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "chiiki_ffi"))
+        uniffiCallbackInterfaceStoreShell.register(this)
         uniffiCallbackInterfaceWalletShell.register(this)
         
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_chiiki_ffi_fn_clone_storeshell(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_chiiki_ffi_fn_free_storeshell(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_chiiki_ffi_fn_init_callback_vtable_storeshell(`vtable`: UniffiVTableCallbackInterfaceStoreShell,
+    ): Unit
+    external fun uniffi_chiiki_ffi_fn_method_storeshell_render(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_chiiki_ffi_fn_method_storeshell_open_camera(`ptr`: Long,`requestId`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_chiiki_ffi_fn_clone_storetill(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_chiiki_ffi_fn_free_storetill(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_chiiki_ffi_fn_constructor_storetill_new(`config`: RustBuffer.ByValue,`shell`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_chiiki_ffi_fn_method_storetill_dispatch(`ptr`: Long,`event`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_chiiki_ffi_fn_method_storetill_requests_in_flight(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_chiiki_ffi_fn_method_storetill_resolve_scan(`ptr`: Long,`requestId`: Long,`outcome`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_chiiki_ffi_fn_method_storetill_view(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_chiiki_ffi_fn_clone_wallet(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_chiiki_ffi_fn_free_wallet(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -905,6 +972,24 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_chiiki_ffi_checksum_method_storeshell_render() and 0xFFFF) != 33110) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_chiiki_ffi_checksum_method_storeshell_open_camera() and 0xFFFF) != 47283) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_chiiki_ffi_checksum_method_storetill_dispatch() and 0xFFFF) != 638) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_chiiki_ffi_checksum_method_storetill_requests_in_flight() and 0xFFFF) != 35917) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_chiiki_ffi_checksum_method_storetill_resolve_scan() and 0xFFFF) != 1422) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_chiiki_ffi_checksum_method_storetill_view() and 0xFFFF) != 61997) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_chiiki_ffi_checksum_method_wallet_dispatch() and 0xFFFF) != 44096) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -930,6 +1015,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_chiiki_ffi_checksum_method_walletshell_show_notification() and 0xFFFF) != 4626) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_chiiki_ffi_checksum_constructor_storetill_new() and 0xFFFF) != 55159) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_chiiki_ffi_checksum_constructor_wallet_new() and 0xFFFF) != 15601) {
@@ -1288,6 +1376,697 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
     override fun write(value: ByteArray, buf: ByteBuffer) {
         buf.putInt(value.size)
         buf.put(value)
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * What a store shell implements: drawing and the camera.
+ */
+public interface StoreShell {
+    
+    /**
+     * The view model changed: call `StoreTill.view()` and redraw.
+     */
+    fun `render`()
+    
+    /**
+     * Open the camera for the resident's code; answer with `StoreTill.resolve_scan`.
+     */
+    fun `openCamera`(`requestId`: kotlin.ULong)
+    
+    companion object
+}
+
+/**
+ * What a store shell implements: drawing and the camera.
+ */
+open class StoreShellImpl: Disposable, AutoCloseable, StoreShell
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_chiiki_ffi_fn_free_storeshell(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_chiiki_ffi_fn_clone_storeshell(handle, status)
+        }
+    }
+
+    
+    /**
+     * The view model changed: call `StoreTill.view()` and redraw.
+     */override fun `render`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_chiiki_ffi_fn_method_storeshell_render(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Open the camera for the resident's code; answer with `StoreTill.resolve_scan`.
+     */override fun `openCamera`(`requestId`: kotlin.ULong)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_chiiki_ffi_fn_method_storeshell_open_camera(
+        it,
+        
+        FfiConverterULong.lower(`requestId`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceStoreShell {
+    internal object `render`: UniffiCallbackInterfaceStoreShellMethod0 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeStoreShell.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`render`(
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `openCamera`: UniffiCallbackInterfaceStoreShellMethod1 {
+        override fun callback(`uniffiHandle`: Long,`requestId`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeStoreShell.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`openCamera`(
+                    FfiConverterULong.lift(`requestId`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeStoreShell.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeStoreShell.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceStoreShell.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `render`,
+        `openCamera`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_chiiki_ffi_fn_init_callback_vtable_storeshell(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStoreShell: FfiConverter<StoreShell, Long> {
+    internal val handleMap = UniffiHandleMap<StoreShell>()
+
+    override fun lower(value: StoreShell): Long {
+        if (value is StoreShellImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): StoreShell {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return StoreShellImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): StoreShell {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: StoreShell) = 8UL
+
+    override fun write(value: StoreShell, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The store app, as a shell sees it: send events, read the view model.
+ */
+public interface StoreTillInterface {
+    
+    fun `dispatch`(`event`: StoreEvent)
+    
+    /**
+     * HTTP exchanges under way (the live feed not counted), for the terminal wallet and
+     * tests: ask before `view()`.
+     */
+    fun `requestsInFlight`(): kotlin.UInt
+    
+    /**
+     * Answer `StoreShell.open_camera`.
+     */
+    fun `resolveScan`(`requestId`: kotlin.ULong, `outcome`: ScanOutcome)
+    
+    fun `view`(): StoreViewModel
+    
+    companion object
+}
+
+/**
+ * The store app, as a shell sees it: send events, read the view model.
+ */
+open class StoreTill: Disposable, AutoCloseable, StoreTillInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * Open the data directory and start the background runtime. Send `StoreEvent.Started`
+     * next.
+     */
+    constructor(`config`: StoreTillConfig, `shell`: StoreShell) :
+        this(UniffiWithHandle, 
+    uniffiRustCallWithError(WalletException) { _status ->
+    UniffiLib.uniffi_chiiki_ffi_fn_constructor_storetill_new(
+    
+        
+        FfiConverterTypeStoreTillConfig.lower(`config`),
+        FfiConverterTypeStoreShell.lower(`shell`),_status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_chiiki_ffi_fn_free_storetill(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_chiiki_ffi_fn_clone_storetill(handle, status)
+        }
+    }
+
+    override fun `dispatch`(`event`: StoreEvent)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_chiiki_ffi_fn_method_storetill_dispatch(
+        it,
+        
+        FfiConverterTypeStoreEvent.lower(`event`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * HTTP exchanges under way (the live feed not counted), for the terminal wallet and
+     * tests: ask before `view()`.
+     */override fun `requestsInFlight`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_chiiki_ffi_fn_method_storetill_requests_in_flight(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Answer `StoreShell.open_camera`.
+     */
+    @Throws(WalletException::class)override fun `resolveScan`(`requestId`: kotlin.ULong, `outcome`: ScanOutcome)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(WalletException) { _status ->
+    UniffiLib.uniffi_chiiki_ffi_fn_method_storetill_resolve_scan(
+        it,
+        
+        FfiConverterULong.lower(`requestId`),
+        FfiConverterTypeScanOutcome.lower(`outcome`),_status)
+}
+    }
+    
+    
+
+    override fun `view`(): StoreViewModel {
+            return FfiConverterTypeStoreViewModel.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_chiiki_ffi_fn_method_storetill_view(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStoreTill: FfiConverter<StoreTill, Long> {
+    override fun lower(value: StoreTill): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): StoreTill {
+        return StoreTill(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): StoreTill {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: StoreTill) = 8UL
+
+    override fun write(value: StoreTill, buf: ByteBuffer) {
+        buf.putLong(lower(value))
     }
 }
 
@@ -2603,6 +3382,191 @@ public object FfiConverterTypeNotification: FfiConverterRustBuffer<Notification>
 
 
 
+data class PointsActivityView (
+    var `event`: kotlin.String
+    , 
+    var `place`: kotlin.String
+    , 
+    /**
+     * `+100ポイント`
+     */
+    var `points`: kotlin.String
+    , 
+    /**
+     * `2024年12月1日`
+     */
+    var `earnedOn`: kotlin.String
+    , 
+    /**
+     * `2025年12月1日まで`
+     */
+    var `expires`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePointsActivityView: FfiConverterRustBuffer<PointsActivityView> {
+    override fun read(buf: ByteBuffer): PointsActivityView {
+        return PointsActivityView(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PointsActivityView) = (
+            FfiConverterString.allocationSize(value.`event`) +
+            FfiConverterString.allocationSize(value.`place`) +
+            FfiConverterString.allocationSize(value.`points`) +
+            FfiConverterString.allocationSize(value.`earnedOn`) +
+            FfiConverterString.allocationSize(value.`expires`)
+    )
+
+    override fun write(value: PointsActivityView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`event`, buf)
+            FfiConverterString.write(value.`place`, buf)
+            FfiConverterString.write(value.`points`, buf)
+            FfiConverterString.write(value.`earnedOn`, buf)
+            FfiConverterString.write(value.`expires`, buf)
+    }
+}
+
+
+
+data class PointsLotView (
+    /**
+     * `300ポイント`
+     */
+    var `points`: kotlin.String
+    , 
+    /**
+     * `2025年12月1日まで使えます`
+     */
+    var `expires`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePointsLotView: FfiConverterRustBuffer<PointsLotView> {
+    override fun read(buf: ByteBuffer): PointsLotView {
+        return PointsLotView(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PointsLotView) = (
+            FfiConverterString.allocationSize(value.`points`) +
+            FfiConverterString.allocationSize(value.`expires`)
+    )
+
+    override fun write(value: PointsLotView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`points`, buf)
+            FfiConverterString.write(value.`expires`, buf)
+    }
+}
+
+
+
+/**
+ * The community points screen.
+ */
+data class PointsView (
+    /**
+     * `1,200ポイント`
+     */
+    var `balance`: kotlin.String
+    , 
+    /**
+     * How points are used, in one sentence.
+     */
+    var `explanation`: kotlin.String
+    , 
+    /**
+     * What can be spent, earliest expiry first.
+     */
+    var `lots`: List<PointsLotView>
+    , 
+    /**
+     * The activities that earned points, newest first.
+     */
+    var `activities`: List<PointsActivityView>
+    , 
+    /**
+     * The last claim's outcome.
+     */
+    var `notice`: kotlin.String?
+    , 
+    /**
+     * Shown while the points are being fetched or a claim is on its way.
+     */
+    var `busy`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePointsView: FfiConverterRustBuffer<PointsView> {
+    override fun read(buf: ByteBuffer): PointsView {
+        return PointsView(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypePointsLotView.read(buf),
+            FfiConverterSequenceTypePointsActivityView.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PointsView) = (
+            FfiConverterString.allocationSize(value.`balance`) +
+            FfiConverterString.allocationSize(value.`explanation`) +
+            FfiConverterSequenceTypePointsLotView.allocationSize(value.`lots`) +
+            FfiConverterSequenceTypePointsActivityView.allocationSize(value.`activities`) +
+            FfiConverterOptionalString.allocationSize(value.`notice`) +
+            FfiConverterOptionalString.allocationSize(value.`busy`)
+    )
+
+    override fun write(value: PointsView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`balance`, buf)
+            FfiConverterString.write(value.`explanation`, buf)
+            FfiConverterSequenceTypePointsLotView.write(value.`lots`, buf)
+            FfiConverterSequenceTypePointsActivityView.write(value.`activities`, buf)
+            FfiConverterOptionalString.write(value.`notice`, buf)
+            FfiConverterOptionalString.write(value.`busy`, buf)
+    }
+}
+
+
+
 data class PurseView (
     var `label`: kotlin.String
     , 
@@ -2796,6 +3760,538 @@ public object FfiConverterTypeRegistrationView: FfiConverterRustBuffer<Registrat
 
 
 
+data class SaleOrderView (
+    var `orderId`: kotlin.Long
+    , 
+    /**
+     * `当選分 2セット` / `追加販売 1セット`
+     */
+    var `title`: kotlin.String
+    , 
+    /**
+     * `¥10,000（¥13,000分の商品券になります）`
+     */
+    var `amount`: kotlin.String
+    , 
+    /**
+     * `お支払い待ち` / `お支払い済み（商品券は残高に入っています）` / lapsed.
+     */
+    var `status`: kotlin.String
+    , 
+    /**
+     * For an order to pay: `2024年11月30日まで`.
+     */
+    var `deadline`: kotlin.String?
+    , 
+    /**
+     * For an order to pay, one line per way of paying.
+     */
+    var `howToPay`: List<kotlin.String>
+    , 
+    /**
+     * For a paid order: `2024年11月5日 10:30`.
+     */
+    var `paidAt`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSaleOrderView: FfiConverterRustBuffer<SaleOrderView> {
+    override fun read(buf: ByteBuffer): SaleOrderView {
+        return SaleOrderView(
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SaleOrderView) = (
+            FfiConverterLong.allocationSize(value.`orderId`) +
+            FfiConverterString.allocationSize(value.`title`) +
+            FfiConverterString.allocationSize(value.`amount`) +
+            FfiConverterString.allocationSize(value.`status`) +
+            FfiConverterOptionalString.allocationSize(value.`deadline`) +
+            FfiConverterSequenceString.allocationSize(value.`howToPay`) +
+            FfiConverterOptionalString.allocationSize(value.`paidAt`)
+    )
+
+    override fun write(value: SaleOrderView, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`orderId`, buf)
+            FfiConverterString.write(value.`title`, buf)
+            FfiConverterString.write(value.`amount`, buf)
+            FfiConverterString.write(value.`status`, buf)
+            FfiConverterOptionalString.write(value.`deadline`, buf)
+            FfiConverterSequenceString.write(value.`howToPay`, buf)
+            FfiConverterOptionalString.write(value.`paidAt`, buf)
+    }
+}
+
+
+
+data class SaleScheduleView (
+    var `label`: kotlin.String
+    , 
+    var `dates`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSaleScheduleView: FfiConverterRustBuffer<SaleScheduleView> {
+    override fun read(buf: ByteBuffer): SaleScheduleView {
+        return SaleScheduleView(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SaleScheduleView) = (
+            FfiConverterString.allocationSize(value.`label`) +
+            FfiConverterString.allocationSize(value.`dates`)
+    )
+
+    override fun write(value: SaleScheduleView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`label`, buf)
+            FfiConverterString.write(value.`dates`, buf)
+    }
+}
+
+
+
+/**
+ * The premium set sale screen.
+ */
+data class SaleView (
+    /**
+     * `みどり市プレミアム付電子地域通貨`
+     */
+    var `title`: kotlin.String
+    , 
+    /**
+     * Shown alone while the sale is being asked for and nothing is known yet:
+     * `販売の状況を確かめています…`
+     */
+    var `loading`: kotlin.String?
+    , 
+    /**
+     * `1セット ¥5,000で ¥6,500分の商品券になります。お一人2セットまでです。`
+     */
+    var `offer`: kotlin.String?
+    , 
+    /**
+     * Where the sale stands: `お申し込みを受け付けています（2024年10月21日まで）。…`
+     */
+    var `status`: kotlin.String?
+    , 
+    /**
+     * The dates, each named: `申込期間` `2024年10月1日〜2024年10月21日`.
+     */
+    var `schedule`: List<SaleScheduleView>
+    , 
+    /**
+     * `2セット（お支払い ¥10,000、¥13,000分）を申し込んでいます。` while the window is open,
+     * `お申し込み: 2セット（…）` after.
+     */
+    var `application`: kotlin.String?
+    , 
+    /**
+     * 抽選結果: `抽選の結果、2セットのうち1セットが当選しました。`
+     */
+    var `result`: kotlin.String?
+    , 
+    /**
+     * What the resident has to pay (or has paid), newest first.
+     */
+    var `orders`: List<SaleOrderView>
+    , 
+    /**
+     * `お持ちのセット 1セット（お一人2セットまで）`
+     */
+    var `held`: kotlin.String?
+    , 
+    /**
+     * The additional sale: `先着順で販売中です（残り100セット）。` or that it is sold out.
+     */
+    var `additional`: kotlin.String?
+    , 
+    /**
+     * The numbers of sets to pick from (send `Event.SetsChosen`); empty when nothing can be
+     * applied for or bought now.
+     */
+    var `setChoices`: List<SetChoiceView>
+    , 
+    /**
+     * `この内容で申し込む` / `この内容に変更する` (sends `Event.ApplySubmitted`).
+     */
+    var `applyLabel`: kotlin.String?
+    , 
+    /**
+     * `お申し込みを取り消す` (sends `Event.WithdrawTapped`).
+     */
+    var `withdrawLabel`: kotlin.String?
+    , 
+    /**
+     * `先着順で購入を申し込む` (sends `Event.AdditionalPurchaseTapped`).
+     */
+    var `buyLabel`: kotlin.String?
+    , 
+    /**
+     * Set while a request waits for the server; buttons are disabled meanwhile.
+     */
+    var `busy`: kotlin.String?
+    , 
+    /**
+     * What went through last: `2セットのお申し込みを受け付けました。`
+     */
+    var `notice`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSaleView: FfiConverterRustBuffer<SaleView> {
+    override fun read(buf: ByteBuffer): SaleView {
+        return SaleView(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeSaleScheduleView.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeSaleOrderView.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeSetChoiceView.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SaleView) = (
+            FfiConverterString.allocationSize(value.`title`) +
+            FfiConverterOptionalString.allocationSize(value.`loading`) +
+            FfiConverterOptionalString.allocationSize(value.`offer`) +
+            FfiConverterOptionalString.allocationSize(value.`status`) +
+            FfiConverterSequenceTypeSaleScheduleView.allocationSize(value.`schedule`) +
+            FfiConverterOptionalString.allocationSize(value.`application`) +
+            FfiConverterOptionalString.allocationSize(value.`result`) +
+            FfiConverterSequenceTypeSaleOrderView.allocationSize(value.`orders`) +
+            FfiConverterOptionalString.allocationSize(value.`held`) +
+            FfiConverterOptionalString.allocationSize(value.`additional`) +
+            FfiConverterSequenceTypeSetChoiceView.allocationSize(value.`setChoices`) +
+            FfiConverterOptionalString.allocationSize(value.`applyLabel`) +
+            FfiConverterOptionalString.allocationSize(value.`withdrawLabel`) +
+            FfiConverterOptionalString.allocationSize(value.`buyLabel`) +
+            FfiConverterOptionalString.allocationSize(value.`busy`) +
+            FfiConverterOptionalString.allocationSize(value.`notice`)
+    )
+
+    override fun write(value: SaleView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`title`, buf)
+            FfiConverterOptionalString.write(value.`loading`, buf)
+            FfiConverterOptionalString.write(value.`offer`, buf)
+            FfiConverterOptionalString.write(value.`status`, buf)
+            FfiConverterSequenceTypeSaleScheduleView.write(value.`schedule`, buf)
+            FfiConverterOptionalString.write(value.`application`, buf)
+            FfiConverterOptionalString.write(value.`result`, buf)
+            FfiConverterSequenceTypeSaleOrderView.write(value.`orders`, buf)
+            FfiConverterOptionalString.write(value.`held`, buf)
+            FfiConverterOptionalString.write(value.`additional`, buf)
+            FfiConverterSequenceTypeSetChoiceView.write(value.`setChoices`, buf)
+            FfiConverterOptionalString.write(value.`applyLabel`, buf)
+            FfiConverterOptionalString.write(value.`withdrawLabel`, buf)
+            FfiConverterOptionalString.write(value.`buyLabel`, buf)
+            FfiConverterOptionalString.write(value.`busy`, buf)
+            FfiConverterOptionalString.write(value.`notice`, buf)
+    }
+}
+
+
+
+data class SetChoiceView (
+    var `sets`: kotlin.Long
+    , 
+    /**
+     * `2セット（お支払い ¥10,000、¥13,000分）`
+     */
+    var `label`: kotlin.String
+    , 
+    var `selected`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSetChoiceView: FfiConverterRustBuffer<SetChoiceView> {
+    override fun read(buf: ByteBuffer): SetChoiceView {
+        return SetChoiceView(
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SetChoiceView) = (
+            FfiConverterLong.allocationSize(value.`sets`) +
+            FfiConverterString.allocationSize(value.`label`) +
+            FfiConverterBoolean.allocationSize(value.`selected`)
+    )
+
+    override fun write(value: SetChoiceView, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`sets`, buf)
+            FfiConverterString.write(value.`label`, buf)
+            FfiConverterBoolean.write(value.`selected`, buf)
+    }
+}
+
+
+
+data class StoreAmountCodeView (
+    var `amount`: kotlin.String
+    , 
+    /**
+     * The QR code's text; draw it as a QR code.
+     */
+    var `payload`: kotlin.String
+    , 
+    var `caption`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStoreAmountCodeView: FfiConverterRustBuffer<StoreAmountCodeView> {
+    override fun read(buf: ByteBuffer): StoreAmountCodeView {
+        return StoreAmountCodeView(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StoreAmountCodeView) = (
+            FfiConverterString.allocationSize(value.`amount`) +
+            FfiConverterString.allocationSize(value.`payload`) +
+            FfiConverterString.allocationSize(value.`caption`)
+    )
+
+    override fun write(value: StoreAmountCodeView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`amount`, buf)
+            FfiConverterString.write(value.`payload`, buf)
+            FfiConverterString.write(value.`caption`, buf)
+    }
+}
+
+
+
+data class StoreChargeView (
+    var `message`: kotlin.String
+    , 
+    var `scanning`: kotlin.Boolean
+    , 
+    var `confirming`: kotlin.Boolean
+    , 
+    var `done`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStoreChargeView: FfiConverterRustBuffer<StoreChargeView> {
+    override fun read(buf: ByteBuffer): StoreChargeView {
+        return StoreChargeView(
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StoreChargeView) = (
+            FfiConverterString.allocationSize(value.`message`) +
+            FfiConverterBoolean.allocationSize(value.`scanning`) +
+            FfiConverterBoolean.allocationSize(value.`confirming`) +
+            FfiConverterBoolean.allocationSize(value.`done`)
+    )
+
+    override fun write(value: StoreChargeView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`message`, buf)
+            FfiConverterBoolean.write(value.`scanning`, buf)
+            FfiConverterBoolean.write(value.`confirming`, buf)
+            FfiConverterBoolean.write(value.`done`, buf)
+    }
+}
+
+
+
+data class StoreFeedLineView (
+    var `paymentId`: kotlin.Long
+    , 
+    var `message`: kotlin.String
+    , 
+    var `time`: kotlin.String
+    , 
+    var `refund`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStoreFeedLineView: FfiConverterRustBuffer<StoreFeedLineView> {
+    override fun read(buf: ByteBuffer): StoreFeedLineView {
+        return StoreFeedLineView(
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StoreFeedLineView) = (
+            FfiConverterLong.allocationSize(value.`paymentId`) +
+            FfiConverterString.allocationSize(value.`message`) +
+            FfiConverterString.allocationSize(value.`time`) +
+            FfiConverterBoolean.allocationSize(value.`refund`)
+    )
+
+    override fun write(value: StoreFeedLineView, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`paymentId`, buf)
+            FfiConverterString.write(value.`message`, buf)
+            FfiConverterString.write(value.`time`, buf)
+            FfiConverterBoolean.write(value.`refund`, buf)
+    }
+}
+
+
+
+data class StoreRefundView (
+    var `paymentId`: kotlin.Long
+    , 
+    var `paid`: kotlin.String
+    , 
+    var `refunded`: kotlin.String
+    , 
+    var `refundable`: kotlin.String
+    , 
+    var `amountText`: kotlin.String
+    , 
+    var `reason`: kotlin.String
+    , 
+    var `sending`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStoreRefundView: FfiConverterRustBuffer<StoreRefundView> {
+    override fun read(buf: ByteBuffer): StoreRefundView {
+        return StoreRefundView(
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StoreRefundView) = (
+            FfiConverterLong.allocationSize(value.`paymentId`) +
+            FfiConverterString.allocationSize(value.`paid`) +
+            FfiConverterString.allocationSize(value.`refunded`) +
+            FfiConverterString.allocationSize(value.`refundable`) +
+            FfiConverterString.allocationSize(value.`amountText`) +
+            FfiConverterString.allocationSize(value.`reason`) +
+            FfiConverterBoolean.allocationSize(value.`sending`)
+    )
+
+    override fun write(value: StoreRefundView, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`paymentId`, buf)
+            FfiConverterString.write(value.`paid`, buf)
+            FfiConverterString.write(value.`refunded`, buf)
+            FfiConverterString.write(value.`refundable`, buf)
+            FfiConverterString.write(value.`amountText`, buf)
+            FfiConverterString.write(value.`reason`, buf)
+            FfiConverterBoolean.write(value.`sending`, buf)
+    }
+}
+
+
+
 data class StoreRowView (
     var `id`: kotlin.Long
     , 
@@ -2849,6 +4345,257 @@ public object FfiConverterTypeStoreRowView: FfiConverterRustBuffer<StoreRowView>
             FfiConverterString.write(value.`industry`, buf)
             FfiConverterString.write(value.`district`, buf)
             FfiConverterString.write(value.`address`, buf)
+    }
+}
+
+
+
+data class StoreSaleLineView (
+    var `paymentId`: kotlin.Long
+    , 
+    var `amount`: kotlin.String
+    , 
+    var `refunded`: kotlin.String?
+    , 
+    var `time`: kotlin.String
+    , 
+    var `refundable`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStoreSaleLineView: FfiConverterRustBuffer<StoreSaleLineView> {
+    override fun read(buf: ByteBuffer): StoreSaleLineView {
+        return StoreSaleLineView(
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StoreSaleLineView) = (
+            FfiConverterLong.allocationSize(value.`paymentId`) +
+            FfiConverterString.allocationSize(value.`amount`) +
+            FfiConverterOptionalString.allocationSize(value.`refunded`) +
+            FfiConverterString.allocationSize(value.`time`) +
+            FfiConverterBoolean.allocationSize(value.`refundable`)
+    )
+
+    override fun write(value: StoreSaleLineView, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`paymentId`, buf)
+            FfiConverterString.write(value.`amount`, buf)
+            FfiConverterOptionalString.write(value.`refunded`, buf)
+            FfiConverterString.write(value.`time`, buf)
+            FfiConverterBoolean.write(value.`refundable`, buf)
+    }
+}
+
+
+
+data class StoreTillConfig (
+    /**
+     * A private directory of the app's own (created if missing) for the offline cache.
+     */
+    var `dataDir`: kotlin.String
+    , 
+    var `requestTimeoutSecs`: kotlin.UInt = 30u 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStoreTillConfig: FfiConverterRustBuffer<StoreTillConfig> {
+    override fun read(buf: ByteBuffer): StoreTillConfig {
+        return StoreTillConfig(
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StoreTillConfig) = (
+            FfiConverterString.allocationSize(value.`dataDir`) +
+            FfiConverterUInt.allocationSize(value.`requestTimeoutSecs`)
+    )
+
+    override fun write(value: StoreTillConfig, buf: ByteBuffer) {
+            FfiConverterString.write(value.`dataDir`, buf)
+            FfiConverterUInt.write(value.`requestTimeoutSecs`, buf)
+    }
+}
+
+
+
+data class StoreTillView (
+    var `staffName`: kotlin.String
+    , 
+    var `amountText`: kotlin.String
+    , 
+    var `charge`: StoreChargeView?
+    , 
+    var `today`: StoreTodayView
+    , 
+    /**
+     * Newest first: 「¥1,200 受け取りました」.
+     */
+    var `feed`: List<StoreFeedLineView>
+    , 
+    var `payments`: List<StoreSaleLineView>
+    , 
+    var `feedNote`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStoreTillView: FfiConverterRustBuffer<StoreTillView> {
+    override fun read(buf: ByteBuffer): StoreTillView {
+        return StoreTillView(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeStoreChargeView.read(buf),
+            FfiConverterTypeStoreTodayView.read(buf),
+            FfiConverterSequenceTypeStoreFeedLineView.read(buf),
+            FfiConverterSequenceTypeStoreSaleLineView.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StoreTillView) = (
+            FfiConverterString.allocationSize(value.`staffName`) +
+            FfiConverterString.allocationSize(value.`amountText`) +
+            FfiConverterOptionalTypeStoreChargeView.allocationSize(value.`charge`) +
+            FfiConverterTypeStoreTodayView.allocationSize(value.`today`) +
+            FfiConverterSequenceTypeStoreFeedLineView.allocationSize(value.`feed`) +
+            FfiConverterSequenceTypeStoreSaleLineView.allocationSize(value.`payments`) +
+            FfiConverterOptionalString.allocationSize(value.`feedNote`)
+    )
+
+    override fun write(value: StoreTillView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`staffName`, buf)
+            FfiConverterString.write(value.`amountText`, buf)
+            FfiConverterOptionalTypeStoreChargeView.write(value.`charge`, buf)
+            FfiConverterTypeStoreTodayView.write(value.`today`, buf)
+            FfiConverterSequenceTypeStoreFeedLineView.write(value.`feed`, buf)
+            FfiConverterSequenceTypeStoreSaleLineView.write(value.`payments`, buf)
+            FfiConverterOptionalString.write(value.`feedNote`, buf)
+    }
+}
+
+
+
+data class StoreTodayView (
+    var `paymentCount`: kotlin.Long
+    , 
+    var `gross`: kotlin.String
+    , 
+    var `refunds`: kotlin.String
+    , 
+    var `net`: kotlin.String
+    , 
+    var `summary`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStoreTodayView: FfiConverterRustBuffer<StoreTodayView> {
+    override fun read(buf: ByteBuffer): StoreTodayView {
+        return StoreTodayView(
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StoreTodayView) = (
+            FfiConverterLong.allocationSize(value.`paymentCount`) +
+            FfiConverterString.allocationSize(value.`gross`) +
+            FfiConverterString.allocationSize(value.`refunds`) +
+            FfiConverterString.allocationSize(value.`net`) +
+            FfiConverterString.allocationSize(value.`summary`)
+    )
+
+    override fun write(value: StoreTodayView, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`paymentCount`, buf)
+            FfiConverterString.write(value.`gross`, buf)
+            FfiConverterString.write(value.`refunds`, buf)
+            FfiConverterString.write(value.`net`, buf)
+            FfiConverterString.write(value.`summary`, buf)
+    }
+}
+
+
+
+data class StoreViewModel (
+    var `screen`: StoreScreenView
+    , 
+    var `alert`: AlertView?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStoreViewModel: FfiConverterRustBuffer<StoreViewModel> {
+    override fun read(buf: ByteBuffer): StoreViewModel {
+        return StoreViewModel(
+            FfiConverterTypeStoreScreenView.read(buf),
+            FfiConverterOptionalTypeAlertView.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StoreViewModel) = (
+            FfiConverterTypeStoreScreenView.allocationSize(value.`screen`) +
+            FfiConverterOptionalTypeAlertView.allocationSize(value.`alert`)
+    )
+
+    override fun write(value: StoreViewModel, buf: ByteBuffer) {
+            FfiConverterTypeStoreScreenView.write(value.`screen`, buf)
+            FfiConverterOptionalTypeAlertView.write(value.`alert`, buf)
     }
 }
 
@@ -2922,6 +4669,12 @@ data class ViewModel (
      * A message to show over the screen, with "もう一度ためす" when `retry_label` is set.
      */
     var `alert`: AlertView?
+    , 
+    /**
+     * The resident's community points (signed in only), for the points screen. Defaults to
+     * none so that shells and tests building a view model by hand need not name it.
+     */
+    var `points`: PointsView? = null 
     
 ){
     
@@ -2941,19 +4694,22 @@ public object FfiConverterTypeViewModel: FfiConverterRustBuffer<ViewModel> {
             FfiConverterTypeScreenView.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalTypeAlertView.read(buf),
+            FfiConverterOptionalTypePointsView.read(buf),
         )
     }
 
     override fun allocationSize(value: ViewModel) = (
             FfiConverterTypeScreenView.allocationSize(value.`screen`) +
             FfiConverterOptionalString.allocationSize(value.`offlineBanner`) +
-            FfiConverterOptionalTypeAlertView.allocationSize(value.`alert`)
+            FfiConverterOptionalTypeAlertView.allocationSize(value.`alert`) +
+            FfiConverterOptionalTypePointsView.allocationSize(value.`points`)
     )
 
     override fun write(value: ViewModel, buf: ByteBuffer) {
             FfiConverterTypeScreenView.write(value.`screen`, buf)
             FfiConverterOptionalString.write(value.`offlineBanner`, buf)
             FfiConverterOptionalTypeAlertView.write(value.`alert`, buf)
+            FfiConverterOptionalTypePointsView.write(value.`points`, buf)
     }
 }
 
@@ -3431,6 +5187,53 @@ sealed class Event {
     object MyCodeOpened : Event()
     
     
+    /**
+     * The premium set sale screen: where the sale stands, the application, the lottery's
+     * result, what to pay, and the additional sale.
+     */
+    object SaleOpened : Event()
+    
+    
+    /**
+     * A number of sets was picked (`SetChoiceView.sets`), for the application or an
+     * additional-sale order.
+     */
+    data class SetsChosen(
+        val `sets`: kotlin.Long) : Event()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Apply for the chosen sets, or change the application to them.
+     */
+    object ApplySubmitted : Event()
+    
+    
+    /**
+     * Withdraw the application.
+     */
+    object WithdrawTapped : Event()
+    
+    
+    /**
+     * Take the chosen sets in the additional sale (first come, first served). Tapping again
+     * while it is unanswered sends the same order again, never a second one.
+     */
+    object AdditionalPurchaseTapped : Event()
+    
+    
+    /**
+     * The points screen: fetch the points, their expiry and the activities that earned them
+     * (`ViewModel.points`). Event codes (`CKE:…`) are claimed by scanning them
+     * (`Event.CodeScanned`).
+     */
+    object PointsOpened : Event()
+    
+    
 
     
 
@@ -3494,6 +5297,14 @@ public object FfiConverterTypeEvent : FfiConverterRustBuffer<Event>{
                 )
             24 -> Event.PaymentCancelled
             25 -> Event.MyCodeOpened
+            26 -> Event.SaleOpened
+            27 -> Event.SetsChosen(
+                FfiConverterLong.read(buf),
+                )
+            28 -> Event.ApplySubmitted
+            29 -> Event.WithdrawTapped
+            30 -> Event.AdditionalPurchaseTapped
+            31 -> Event.PointsOpened
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
     }
@@ -3661,6 +5472,43 @@ public object FfiConverterTypeEvent : FfiConverterRustBuffer<Event>{
                 4UL
             )
         }
+        is Event.SaleOpened -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is Event.SetsChosen -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterLong.allocationSize(value.`sets`)
+            )
+        }
+        is Event.ApplySubmitted -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is Event.WithdrawTapped -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is Event.AdditionalPurchaseTapped -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is Event.PointsOpened -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
     }
 
     override fun write(value: Event, buf: ByteBuffer) {
@@ -3775,6 +5623,31 @@ public object FfiConverterTypeEvent : FfiConverterRustBuffer<Event>{
             }
             is Event.MyCodeOpened -> {
                 buf.putInt(25)
+                Unit
+            }
+            is Event.SaleOpened -> {
+                buf.putInt(26)
+                Unit
+            }
+            is Event.SetsChosen -> {
+                buf.putInt(27)
+                FfiConverterLong.write(value.`sets`, buf)
+                Unit
+            }
+            is Event.ApplySubmitted -> {
+                buf.putInt(28)
+                Unit
+            }
+            is Event.WithdrawTapped -> {
+                buf.putInt(29)
+                Unit
+            }
+            is Event.AdditionalPurchaseTapped -> {
+                buf.putInt(30)
+                Unit
+            }
+            is Event.PointsOpened -> {
+                buf.putInt(31)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -4266,6 +6139,15 @@ sealed class ScreenView {
         companion object
     }
     
+    data class Sale(
+        val `view`: jp.chiiki.ffi.SaleView) : ScreenView()
+        
+    {
+        
+
+        companion object
+    }
+    
 
     
 
@@ -4305,6 +6187,9 @@ public object FfiConverterTypeScreenView : FfiConverterRustBuffer<ScreenView>{
                 )
             8 -> ScreenView.MyCode(
                 FfiConverterTypeMyCodeView.read(buf),
+                )
+            9 -> ScreenView.Sale(
+                FfiConverterTypeSaleView.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
@@ -4367,6 +6252,13 @@ public object FfiConverterTypeScreenView : FfiConverterRustBuffer<ScreenView>{
                 + FfiConverterTypeMyCodeView.allocationSize(value.`view`)
             )
         }
+        is ScreenView.Sale -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeSaleView.allocationSize(value.`view`)
+            )
+        }
     }
 
     override fun write(value: ScreenView, buf: ByteBuffer) {
@@ -4409,6 +6301,510 @@ public object FfiConverterTypeScreenView : FfiConverterRustBuffer<ScreenView>{
             is ScreenView.MyCode -> {
                 buf.putInt(8)
                 FfiConverterTypeMyCodeView.write(value.`view`, buf)
+                Unit
+            }
+            is ScreenView.Sale -> {
+                buf.putInt(9)
+                FfiConverterTypeSaleView.write(value.`view`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * What store staff did. Mirrors `chiiki_core::store::Event` without its internal answers.
+ */
+sealed class StoreEvent {
+    
+    data class Started(
+        val `serverUrl`: kotlin.String, 
+        val `deviceName`: kotlin.String) : StoreEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    data class LoginSubmitted(
+        val `login`: kotlin.String, 
+        val `password`: kotlin.String) : StoreEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    object LogoutTapped : StoreEvent()
+    
+    
+    object RefreshRequested : StoreEvent()
+    
+    
+    object RetryTapped : StoreEvent()
+    
+    
+    object AlertDismissed : StoreEvent()
+    
+    
+    data class AmountEntered(
+        val `text`: kotlin.String) : StoreEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    object AmountCodeTapped : StoreEvent()
+    
+    
+    object AmountCodeClosed : StoreEvent()
+    
+    
+    object ScanTapped : StoreEvent()
+    
+    
+    data class CodeScanned(
+        val `payload`: kotlin.String) : StoreEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    object ScanCancelled : StoreEvent()
+    
+    
+    object ChargeDoneTapped : StoreEvent()
+    
+    
+    data class RefundOpened(
+        val `paymentId`: kotlin.Long) : StoreEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    data class RefundAmountEntered(
+        val `text`: kotlin.String) : StoreEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    data class RefundReasonEntered(
+        val `text`: kotlin.String) : StoreEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    object RefundConfirmed : StoreEvent()
+    
+    
+    object RefundCancelled : StoreEvent()
+    
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStoreEvent : FfiConverterRustBuffer<StoreEvent>{
+    override fun read(buf: ByteBuffer): StoreEvent {
+        return when(buf.getInt()) {
+            1 -> StoreEvent.Started(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            2 -> StoreEvent.LoginSubmitted(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            3 -> StoreEvent.LogoutTapped
+            4 -> StoreEvent.RefreshRequested
+            5 -> StoreEvent.RetryTapped
+            6 -> StoreEvent.AlertDismissed
+            7 -> StoreEvent.AmountEntered(
+                FfiConverterString.read(buf),
+                )
+            8 -> StoreEvent.AmountCodeTapped
+            9 -> StoreEvent.AmountCodeClosed
+            10 -> StoreEvent.ScanTapped
+            11 -> StoreEvent.CodeScanned(
+                FfiConverterString.read(buf),
+                )
+            12 -> StoreEvent.ScanCancelled
+            13 -> StoreEvent.ChargeDoneTapped
+            14 -> StoreEvent.RefundOpened(
+                FfiConverterLong.read(buf),
+                )
+            15 -> StoreEvent.RefundAmountEntered(
+                FfiConverterString.read(buf),
+                )
+            16 -> StoreEvent.RefundReasonEntered(
+                FfiConverterString.read(buf),
+                )
+            17 -> StoreEvent.RefundConfirmed
+            18 -> StoreEvent.RefundCancelled
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: StoreEvent): ULong = when(value) {
+        is StoreEvent.Started -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`serverUrl`)
+                + FfiConverterString.allocationSize(value.`deviceName`)
+            )
+        }
+        is StoreEvent.LoginSubmitted -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`login`)
+                + FfiConverterString.allocationSize(value.`password`)
+            )
+        }
+        is StoreEvent.LogoutTapped -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is StoreEvent.RefreshRequested -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is StoreEvent.RetryTapped -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is StoreEvent.AlertDismissed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is StoreEvent.AmountEntered -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`text`)
+            )
+        }
+        is StoreEvent.AmountCodeTapped -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is StoreEvent.AmountCodeClosed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is StoreEvent.ScanTapped -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is StoreEvent.CodeScanned -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`payload`)
+            )
+        }
+        is StoreEvent.ScanCancelled -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is StoreEvent.ChargeDoneTapped -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is StoreEvent.RefundOpened -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterLong.allocationSize(value.`paymentId`)
+            )
+        }
+        is StoreEvent.RefundAmountEntered -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`text`)
+            )
+        }
+        is StoreEvent.RefundReasonEntered -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`text`)
+            )
+        }
+        is StoreEvent.RefundConfirmed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is StoreEvent.RefundCancelled -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+    }
+
+    override fun write(value: StoreEvent, buf: ByteBuffer) {
+        when(value) {
+            is StoreEvent.Started -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`serverUrl`, buf)
+                FfiConverterString.write(value.`deviceName`, buf)
+                Unit
+            }
+            is StoreEvent.LoginSubmitted -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`login`, buf)
+                FfiConverterString.write(value.`password`, buf)
+                Unit
+            }
+            is StoreEvent.LogoutTapped -> {
+                buf.putInt(3)
+                Unit
+            }
+            is StoreEvent.RefreshRequested -> {
+                buf.putInt(4)
+                Unit
+            }
+            is StoreEvent.RetryTapped -> {
+                buf.putInt(5)
+                Unit
+            }
+            is StoreEvent.AlertDismissed -> {
+                buf.putInt(6)
+                Unit
+            }
+            is StoreEvent.AmountEntered -> {
+                buf.putInt(7)
+                FfiConverterString.write(value.`text`, buf)
+                Unit
+            }
+            is StoreEvent.AmountCodeTapped -> {
+                buf.putInt(8)
+                Unit
+            }
+            is StoreEvent.AmountCodeClosed -> {
+                buf.putInt(9)
+                Unit
+            }
+            is StoreEvent.ScanTapped -> {
+                buf.putInt(10)
+                Unit
+            }
+            is StoreEvent.CodeScanned -> {
+                buf.putInt(11)
+                FfiConverterString.write(value.`payload`, buf)
+                Unit
+            }
+            is StoreEvent.ScanCancelled -> {
+                buf.putInt(12)
+                Unit
+            }
+            is StoreEvent.ChargeDoneTapped -> {
+                buf.putInt(13)
+                Unit
+            }
+            is StoreEvent.RefundOpened -> {
+                buf.putInt(14)
+                FfiConverterLong.write(value.`paymentId`, buf)
+                Unit
+            }
+            is StoreEvent.RefundAmountEntered -> {
+                buf.putInt(15)
+                FfiConverterString.write(value.`text`, buf)
+                Unit
+            }
+            is StoreEvent.RefundReasonEntered -> {
+                buf.putInt(16)
+                FfiConverterString.write(value.`text`, buf)
+                Unit
+            }
+            is StoreEvent.RefundConfirmed -> {
+                buf.putInt(17)
+                Unit
+            }
+            is StoreEvent.RefundCancelled -> {
+                buf.putInt(18)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+sealed class StoreScreenView {
+    
+    data class Login(
+        val `busy`: kotlin.Boolean) : StoreScreenView()
+        
+    {
+        
+
+        companion object
+    }
+    
+    data class Till(
+        val `view`: jp.chiiki.ffi.StoreTillView) : StoreScreenView()
+        
+    {
+        
+
+        companion object
+    }
+    
+    data class AmountCode(
+        val `view`: jp.chiiki.ffi.StoreAmountCodeView) : StoreScreenView()
+        
+    {
+        
+
+        companion object
+    }
+    
+    data class Refund(
+        val `view`: jp.chiiki.ffi.StoreRefundView) : StoreScreenView()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStoreScreenView : FfiConverterRustBuffer<StoreScreenView>{
+    override fun read(buf: ByteBuffer): StoreScreenView {
+        return when(buf.getInt()) {
+            1 -> StoreScreenView.Login(
+                FfiConverterBoolean.read(buf),
+                )
+            2 -> StoreScreenView.Till(
+                FfiConverterTypeStoreTillView.read(buf),
+                )
+            3 -> StoreScreenView.AmountCode(
+                FfiConverterTypeStoreAmountCodeView.read(buf),
+                )
+            4 -> StoreScreenView.Refund(
+                FfiConverterTypeStoreRefundView.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: StoreScreenView): ULong = when(value) {
+        is StoreScreenView.Login -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterBoolean.allocationSize(value.`busy`)
+            )
+        }
+        is StoreScreenView.Till -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeStoreTillView.allocationSize(value.`view`)
+            )
+        }
+        is StoreScreenView.AmountCode -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeStoreAmountCodeView.allocationSize(value.`view`)
+            )
+        }
+        is StoreScreenView.Refund -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeStoreRefundView.allocationSize(value.`view`)
+            )
+        }
+    }
+
+    override fun write(value: StoreScreenView, buf: ByteBuffer) {
+        when(value) {
+            is StoreScreenView.Login -> {
+                buf.putInt(1)
+                FfiConverterBoolean.write(value.`busy`, buf)
+                Unit
+            }
+            is StoreScreenView.Till -> {
+                buf.putInt(2)
+                FfiConverterTypeStoreTillView.write(value.`view`, buf)
+                Unit
+            }
+            is StoreScreenView.AmountCode -> {
+                buf.putInt(3)
+                FfiConverterTypeStoreAmountCodeView.write(value.`view`, buf)
+                Unit
+            }
+            is StoreScreenView.Refund -> {
+                buf.putInt(4)
+                FfiConverterTypeStoreRefundView.write(value.`view`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -4576,6 +6972,70 @@ public object FfiConverterOptionalTypeAlertView: FfiConverterRustBuffer<AlertVie
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypePointsView: FfiConverterRustBuffer<PointsView?> {
+    override fun read(buf: ByteBuffer): PointsView? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypePointsView.read(buf)
+    }
+
+    override fun allocationSize(value: PointsView?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypePointsView.allocationSize(value)
+        }
+    }
+
+    override fun write(value: PointsView?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypePointsView.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeStoreChargeView: FfiConverterRustBuffer<StoreChargeView?> {
+    override fun read(buf: ByteBuffer): StoreChargeView? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeStoreChargeView.read(buf)
+    }
+
+    override fun allocationSize(value: StoreChargeView?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeStoreChargeView.allocationSize(value)
+        }
+    }
+
+    override fun write(value: StoreChargeView?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeStoreChargeView.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
     override fun read(buf: ByteBuffer): List<kotlin.String> {
         val len = buf.getInt()
@@ -4716,6 +7176,62 @@ public object FfiConverterSequenceTypeLegView: FfiConverterRustBuffer<List<LegVi
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypePointsActivityView: FfiConverterRustBuffer<List<PointsActivityView>> {
+    override fun read(buf: ByteBuffer): List<PointsActivityView> {
+        val len = buf.getInt()
+        return List<PointsActivityView>(len) {
+            FfiConverterTypePointsActivityView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<PointsActivityView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypePointsActivityView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<PointsActivityView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypePointsActivityView.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypePointsLotView: FfiConverterRustBuffer<List<PointsLotView>> {
+    override fun read(buf: ByteBuffer): List<PointsLotView> {
+        val len = buf.getInt()
+        return List<PointsLotView>(len) {
+            FfiConverterTypePointsLotView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<PointsLotView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypePointsLotView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<PointsLotView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypePointsLotView.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypePurseView: FfiConverterRustBuffer<List<PurseView>> {
     override fun read(buf: ByteBuffer): List<PurseView> {
         val len = buf.getInt()
@@ -4744,6 +7260,118 @@ public object FfiConverterSequenceTypePurseView: FfiConverterRustBuffer<List<Pur
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeSaleOrderView: FfiConverterRustBuffer<List<SaleOrderView>> {
+    override fun read(buf: ByteBuffer): List<SaleOrderView> {
+        val len = buf.getInt()
+        return List<SaleOrderView>(len) {
+            FfiConverterTypeSaleOrderView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<SaleOrderView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSaleOrderView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<SaleOrderView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSaleOrderView.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeSaleScheduleView: FfiConverterRustBuffer<List<SaleScheduleView>> {
+    override fun read(buf: ByteBuffer): List<SaleScheduleView> {
+        val len = buf.getInt()
+        return List<SaleScheduleView>(len) {
+            FfiConverterTypeSaleScheduleView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<SaleScheduleView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSaleScheduleView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<SaleScheduleView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSaleScheduleView.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeSetChoiceView: FfiConverterRustBuffer<List<SetChoiceView>> {
+    override fun read(buf: ByteBuffer): List<SetChoiceView> {
+        val len = buf.getInt()
+        return List<SetChoiceView>(len) {
+            FfiConverterTypeSetChoiceView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<SetChoiceView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSetChoiceView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<SetChoiceView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSetChoiceView.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeStoreFeedLineView: FfiConverterRustBuffer<List<StoreFeedLineView>> {
+    override fun read(buf: ByteBuffer): List<StoreFeedLineView> {
+        val len = buf.getInt()
+        return List<StoreFeedLineView>(len) {
+            FfiConverterTypeStoreFeedLineView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<StoreFeedLineView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeStoreFeedLineView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<StoreFeedLineView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeStoreFeedLineView.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeStoreRowView: FfiConverterRustBuffer<List<StoreRowView>> {
     override fun read(buf: ByteBuffer): List<StoreRowView> {
         val len = buf.getInt()
@@ -4762,6 +7390,34 @@ public object FfiConverterSequenceTypeStoreRowView: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeStoreRowView.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeStoreSaleLineView: FfiConverterRustBuffer<List<StoreSaleLineView>> {
+    override fun read(buf: ByteBuffer): List<StoreSaleLineView> {
+        val len = buf.getInt()
+        return List<StoreSaleLineView>(len) {
+            FfiConverterTypeStoreSaleLineView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<StoreSaleLineView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeStoreSaleLineView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<StoreSaleLineView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeStoreSaleLineView.write(it, buf)
         }
     }
 }

@@ -9,6 +9,7 @@ import android.provider.Settings
 import androidx.lifecycle.DefaultLifecycleObserver
 import androidx.lifecycle.LifecycleOwner
 import androidx.lifecycle.ProcessLifecycleOwner
+import jp.chiiki.ffi.PlatformVerifier
 
 class ChiikiApplication : Application() {
     lateinit var host: WalletHost
@@ -16,6 +17,8 @@ class ChiikiApplication : Application() {
 
     override fun onCreate() {
         super.onCreate()
+        // Before the wallet's first request: the Rust TLS stack verifies through Android.
+        PlatformVerifier.init(this)
         val notifier = Notifier(this).apply { createChannel() }
         host = WalletHost(
             // App-private storage, excluded from backups (res/xml/data_extraction_rules.xml):

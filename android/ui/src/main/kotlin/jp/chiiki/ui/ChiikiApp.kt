@@ -50,6 +50,7 @@ import jp.chiiki.ui.screens.LoginScreen
 import jp.chiiki.ui.screens.MyCodeScreen
 import jp.chiiki.ui.screens.PayScreen
 import jp.chiiki.ui.screens.RegistrationScreen
+import jp.chiiki.ui.screens.SaleScreen
 import jp.chiiki.ui.screens.StoresScreen
 
 /**
@@ -77,6 +78,7 @@ fun ChiikiApp(
                 is ScreenUi.Stores -> StoresScreen(screen.view, onAction)
                 is ScreenUi.Pay -> PayScreen(screen.view, shell.cameraOpen, onAction, cameraPreview)
                 is ScreenUi.MyCode -> MyCodeScreen(screen.view, shell.myCodeLocked, onAction)
+                is ScreenUi.Sale -> SaleScreen(screen.view, onAction)
             }
         }
     }
@@ -143,13 +145,16 @@ enum class Tab(val label: String, val icon: ImageVector, val action: UiAction) {
     Stores(Chrome.TAB_STORES, Icons.Filled.Place, UiAction.OpenStores),
 }
 
-/** The tab a screen belongs to; no tab bar before login and during a payment. */
+/**
+ * The tab a screen belongs to; no tab bar before login, during a payment, and on the sale
+ * screen (opened from Home, with its own way back).
+ */
 fun tabFor(screen: ScreenUi): Tab? = when (screen) {
     is ScreenUi.Home -> Tab.Home
     is ScreenUi.MyCode -> Tab.MyCode
     is ScreenUi.History -> Tab.History
     is ScreenUi.Stores -> Tab.Stores
-    is ScreenUi.Loading, is ScreenUi.Login, is ScreenUi.Registration, is ScreenUi.Pay -> null
+    is ScreenUi.Loading, is ScreenUi.Login, is ScreenUi.Registration, is ScreenUi.Pay, is ScreenUi.Sale -> null
 }
 
 /**

@@ -64,6 +64,18 @@ object Chrome {
     const val DONE = "ホームにもどる"
     const val CAMERA_PREVIEW = "カメラの映像。お店のQRコードを枠の中に入れてください"
 
+    // The premium set sale
+    const val SALE_BUTTON = "プレミアム付商品券の申し込み"
+    const val TITLE_SALE = "プレミアム付商品券"
+    const val SALE_SCHEDULE = "日程"
+    const val SALE_SETS = "セット数"
+    const val SALE_TO_PAY = "お支払い"
+    const val SALE_ORDER_NUMBER = "お申し込み番号"
+    const val SALE_DEADLINE = "お支払い期限"
+    const val SALE_HOW_TO_PAY = "お支払い方法"
+    const val SALE_PAID_AT = "お支払い日時"
+    const val SALE_ADDITIONAL = "追加販売"
+
     // History
     const val LOAD_MORE = "もっと見る"
 

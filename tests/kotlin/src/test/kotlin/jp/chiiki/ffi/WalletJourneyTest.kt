@@ -283,6 +283,21 @@ class WalletJourneyTest {
         val payment = history.rows.firstOrNull { it.title == "みどりベーカリー" } ?: fail("no payment in ${history.rows}")
         assertEquals("-¥1,200", payment.amount)
 
+        // The premium set sale: today is past the application window (the lottery is not drawn),
+        // so the screen says so, names the dates, and an application is refused in plain words.
+        wallet.dispatch(Event.SaleOpened)
+        val sale = wallet.awaitView("the sale screen") { view ->
+            (view.screen as? ScreenView.Sale)?.view?.takeIf { it.loading == null }
+        }
+        assertEquals("申込期間は終わりました。抽選の結果をお待ちください。", sale.status)
+        assertEquals("申込期間", sale.schedule.first().label)
+        assertEquals(null, sale.applyLabel)
+        wallet.dispatch(Event.SetsChosen(1))
+        wallet.dispatch(Event.ApplySubmitted)
+        val late = wallet.awaitView("the application window message") { it.alert }
+        assertTrue(late.message.startsWith("申込期間（") && late.message.contains("ではないため"), late.message)
+        wallet.dispatch(Event.AlertDismissed)
+
         // A wrong PIN is explained, and nothing is charged.
         wallet.dispatch(Event.HomeOpened)
         wallet.scan(shell, storeCode)

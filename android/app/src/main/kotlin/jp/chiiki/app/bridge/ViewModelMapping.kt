@@ -16,6 +16,7 @@ import jp.chiiki.ffi.MyCodeView
 import jp.chiiki.ffi.PayView
 import jp.chiiki.ffi.RegistrationForm
 import jp.chiiki.ffi.RegistrationView
+import jp.chiiki.ffi.SaleView
 import jp.chiiki.ffi.ScreenView
 import jp.chiiki.ffi.StoresView
 import jp.chiiki.ffi.ViewModel
@@ -33,7 +34,11 @@ import jp.chiiki.ui.model.PayUi
 import jp.chiiki.ui.model.PurseUi
 import jp.chiiki.ui.model.RegistrationFormUi
 import jp.chiiki.ui.model.RegistrationUi
+import jp.chiiki.ui.model.SaleOrderUi
+import jp.chiiki.ui.model.SaleScheduleUi
+import jp.chiiki.ui.model.SaleUi
 import jp.chiiki.ui.model.ScreenUi
+import jp.chiiki.ui.model.SetChoiceUi
 import jp.chiiki.ui.model.StoreRowUi
 import jp.chiiki.ui.model.StoresUi
 import jp.chiiki.ui.model.UiAction
@@ -56,6 +61,7 @@ private fun ScreenView.toUi(): ScreenUi = when (this) {
     is ScreenView.Stores -> ScreenUi.Stores(view.toUi())
     is ScreenView.Pay -> ScreenUi.Pay(view.toUi())
     is ScreenView.MyCode -> ScreenUi.MyCode(view.toUi())
+    is ScreenView.Sale -> ScreenUi.Sale(view.toUi())
 }
 
 private fun RegistrationView.toUi() = RegistrationUi(
@@ -136,6 +142,35 @@ private fun MyCodeView.toUi() = MyCodeUi(
     error = error,
 )
 
+private fun SaleView.toUi() = SaleUi(
+    title = title,
+    loading = loading,
+    offer = offer,
+    status = status,
+    schedule = schedule.map { SaleScheduleUi(it.label, it.dates) },
+    application = application,
+    result = result,
+    orders = orders.map {
+        SaleOrderUi(
+            orderId = it.orderId,
+            title = it.title,
+            amount = it.amount,
+            status = it.status,
+            deadline = it.deadline,
+            howToPay = it.howToPay,
+            paidAt = it.paidAt,
+        )
+    },
+    held = held,
+    additional = additional,
+    setChoices = setChoices.map { SetChoiceUi(it.sets, it.label, it.selected) },
+    applyLabel = applyLabel,
+    withdrawLabel = withdrawLabel,
+    buyLabel = buyLabel,
+    busy = busy,
+    notice = notice,
+)
+
 /**
  * The core's event for a screen action. Null for the actions the shell carries out itself
  * first (closing the camera answers the core's scan request; the resident code waits for the
@@ -163,6 +198,11 @@ fun UiAction.toEvent(): Event? = when (this) {
     UiAction.ConfirmAmount -> Event.AmountConfirmed
     is UiAction.SubmitPin -> Event.PinEntered(pin)
     UiAction.CancelPayment -> Event.PaymentCancelled
+    UiAction.OpenSale -> Event.SaleOpened
+    is UiAction.ChooseSets -> Event.SetsChosen(sets)
+    UiAction.ApplyForSets -> Event.ApplySubmitted
+    UiAction.WithdrawApplication -> Event.WithdrawTapped
+    UiAction.BuySets -> Event.AdditionalPurchaseTapped
     UiAction.CancelScan, UiAction.OpenMyCode -> null
 }
 

@@ -36,6 +36,13 @@ sealed interface UiAction {
 
     /** Show the resident code: the shell asks for biometrics or the passcode first. */
     data object OpenMyCode : UiAction
+
+    data object OpenSale : UiAction
+    /** A `SetChoiceUi.sets`. */
+    data class ChooseSets(val sets: Long) : UiAction
+    data object ApplyForSets : UiAction
+    data object WithdrawApplication : UiAction
+    data object BuySets : UiAction
 }
 
 /**
@@ -47,7 +54,7 @@ sealed interface UiAction {
 fun WalletUi.backAction(cameraOpen: Boolean): UiAction? = when (val screen = screen) {
     is ScreenUi.Loading, is ScreenUi.Login, is ScreenUi.Home -> null
     is ScreenUi.Registration -> UiAction.OpenLogin
-    is ScreenUi.History, is ScreenUi.Stores, is ScreenUi.MyCode -> UiAction.OpenHome
+    is ScreenUi.History, is ScreenUi.Stores, is ScreenUi.MyCode, is ScreenUi.Sale -> UiAction.OpenHome
     is ScreenUi.Pay -> when (screen.view) {
         is PayUi.Scanning -> if (cameraOpen) UiAction.CancelScan else UiAction.CancelPayment
         is PayUi.Receipt -> UiAction.OpenHome

@@ -41,6 +41,7 @@ sealed interface ScreenUi {
     data class Stores(val view: StoresUi) : ScreenUi
     data class Pay(val view: PayUi) : ScreenUi
     data class MyCode(val view: MyCodeUi) : ScreenUi
+    data class Sale(val view: SaleUi) : ScreenUi
     /**
      * Store mode (a store's staff taking payments) is not in the core yet. When the core offers
      * its views, they become cases here, mapped like the resident ones.
@@ -173,4 +174,45 @@ data class MyCodeUi(
     val caption: String,
     val updated: String? = null,
     val error: String? = null,
+)
+
+/** The premium set sale: windows, application, lottery result, what to pay, additional sale. */
+@Immutable
+data class SaleUi(
+    val title: String,
+    /** Shown alone while nothing is known yet. */
+    val loading: String? = null,
+    val offer: String? = null,
+    val status: String? = null,
+    val schedule: List<SaleScheduleUi> = emptyList(),
+    val application: String? = null,
+    val result: String? = null,
+    val orders: List<SaleOrderUi> = emptyList(),
+    val held: String? = null,
+    val additional: String? = null,
+    /** The numbers of sets to pick from; empty when nothing can be applied for or bought. */
+    val setChoices: List<SetChoiceUi> = emptyList(),
+    val applyLabel: String? = null,
+    val withdrawLabel: String? = null,
+    val buyLabel: String? = null,
+    /** Set while a request waits for the server; the buttons are disabled meanwhile. */
+    val busy: String? = null,
+    val notice: String? = null,
+)
+
+@Immutable
+data class SaleScheduleUi(val label: String, val dates: String)
+
+@Immutable
+data class SetChoiceUi(val sets: Long, val label: String, val selected: Boolean)
+
+@Immutable
+data class SaleOrderUi(
+    val orderId: Long,
+    val title: String,
+    val amount: String,
+    val status: String,
+    val deadline: String? = null,
+    val howToPay: List<String> = emptyList(),
+    val paidAt: String? = null,
 )

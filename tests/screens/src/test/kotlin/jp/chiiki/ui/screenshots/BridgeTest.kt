@@ -137,6 +137,11 @@ class BridgeTest {
             UiAction.ConfirmAmount to Event.AmountConfirmed,
             UiAction.SubmitPin("2468") to Event.PinEntered("2468"),
             UiAction.CancelPayment to Event.PaymentCancelled,
+            UiAction.OpenSale to Event.SaleOpened,
+            UiAction.ChooseSets(2) to Event.SetsChosen(2),
+            UiAction.ApplyForSets to Event.ApplySubmitted,
+            UiAction.WithdrawApplication to Event.WithdrawTapped,
+            UiAction.BuySets to Event.AdditionalPurchaseTapped,
         )
         expected.forEach { (action, event) -> assertEquals(event, action.toEvent(), "$action") }
         // The camera's cancel answers the scan request; the resident code waits for the unlock.

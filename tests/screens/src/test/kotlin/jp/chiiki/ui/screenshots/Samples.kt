@@ -16,7 +16,11 @@ import jp.chiiki.ui.model.MyCodeUi
 import jp.chiiki.ui.model.PayUi
 import jp.chiiki.ui.model.PurseUi
 import jp.chiiki.ui.model.RegistrationUi
+import jp.chiiki.ui.model.SaleOrderUi
+import jp.chiiki.ui.model.SaleScheduleUi
+import jp.chiiki.ui.model.SaleUi
 import jp.chiiki.ui.model.ScreenUi
+import jp.chiiki.ui.model.SetChoiceUi
 import jp.chiiki.ui.model.ShellUi
 import jp.chiiki.ui.model.StoreRowUi
 import jp.chiiki.ui.model.StoresUi
@@ -72,6 +76,51 @@ private val stores = StoresUi(
         StoreRowUi(15, "東町あんこ屋", "アズマチョウアンコヤ", "パン・菓子", "東町", "東町花輪88"),
     ),
     summary = "3件のお店",
+)
+
+private val saleSchedule = listOf(
+    SaleScheduleUi("申込期間", "2026年9月1日〜2026年9月21日"),
+    SaleScheduleUi("当選した方のお支払い", "2026年10月1日〜2026年10月30日"),
+    SaleScheduleUi("追加販売（先着順）", "2026年10月31日〜2026年11月30日"),
+)
+
+private val saleApplying = SaleUi(
+    title = "みどり市プレミアム付電子地域通貨",
+    offer = "1セット ¥5,000で ¥6,500分の商品券になります。お一人2セットまでです。",
+    status = "お申し込みを受け付けています（2026年9月21日まで）。期間中は何度でも変更や取り消しができます。",
+    schedule = saleSchedule,
+    application = "2セット（お支払い ¥10,000、¥13,000分）を申し込んでいます。",
+    setChoices = listOf(
+        SetChoiceUi(1, "1セット（お支払い ¥5,000、¥6,500分）", selected = false),
+        SetChoiceUi(2, "2セット（お支払い ¥10,000、¥13,000分）", selected = true),
+    ),
+    applyLabel = "この内容に変更する",
+    withdrawLabel = "お申し込みを取り消す",
+    notice = "2セットのお申し込みを受け付けました。",
+)
+
+private val saleWon = SaleUi(
+    title = "みどり市プレミアム付電子地域通貨",
+    offer = "1セット ¥5,000で ¥6,500分の商品券になります。お一人2セットまでです。",
+    status = "抽選が終わりました。当選した方は2026年10月30日までにお支払いください。",
+    schedule = saleSchedule,
+    application = "お申し込み: 2セット（お支払い ¥10,000、¥13,000分）",
+    result = "抽選の結果、2セットのうち1セットが当選しました。",
+    orders = listOf(
+        SaleOrderUi(
+            orderId = 41,
+            title = "当選分 1セット",
+            amount = "¥5,000（¥6,500分の商品券になります）",
+            status = "お支払い待ち",
+            deadline = "2026年10月30日まで",
+            howToPay = listOf(
+                "市役所・各支所の窓口で現金で（お申し込み番号 41 をお伝えください）",
+                "オンライン決済で（お申し込み番号 41 を入力してください）",
+            ),
+        ),
+    ),
+    held = "お持ちのセット 1セット（お一人2セットまで）",
+    additional = "残ったセットは2026年10月31日から先着順で販売します。",
 )
 
 private fun pay(step: PayUi) = WalletUi(ScreenUi.Pay(step))
@@ -149,6 +198,9 @@ fun samples(myCodeSvg: String): List<Sample> = listOf(
             ),
         ),
     ),
+    Sample("sale-applying", WalletUi(ScreenUi.Sale(saleApplying))),
+    Sample("sale-won", WalletUi(ScreenUi.Sale(saleWon))),
+    Sample("sale-won-large-text", WalletUi(ScreenUi.Sale(saleWon)), fontScale = 2f),
     Sample(
         "my-code",
         WalletUi(
