@@ -121,12 +121,6 @@ pub async fn pay(
         "refused"
     };
     crate::ops::metrics::record_payment(outcome, amount.get());
-    let outcome = if response.status().is_success() {
-        "accepted"
-    } else {
-        "refused"
-    };
-    crate::ops::metrics::record_payment(outcome, amount.get());
     after_commit.publish(&state.stores.feed);
     tracing::info!(resident_id, store_id, amount = amount.get(), status = %response.status(), "payment");
     Ok(response)
