@@ -6,6 +6,7 @@
 mod common;
 
 use chiiki_backend::audit;
+use chiiki_core::Yen;
 use chiiki_core::protocol::*;
 use common::{TestApp, engine_name, spawn_app, store_request};
 use reqwest::StatusCode;
@@ -622,4 +623,235 @@ async fn concurrent_audited_actions_keep_one_unbroken_chain() {
     let verified = audit::verify(&app.db).await.unwrap();
     assert_eq!(verified.entries, 20);
     assert_eq!(verified.problems, vec![]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Winners paying at the counter
+
+fn jst_at(y: i32, m: u32, d: u32, h: u32) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chiiki_core::time::jst()
+        .with_ymd_and_hms(y, m, d, h, 0, 0)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+/// Residents who each applied for `sets` sets, drawn (all win: Midori sells 60,000 sets);
+/// the clock is then in the winners' payment period (2024-11-05 JST). Each is
+/// (resident id, resident token, order id).
+async fn drawn_winners(app: &TestApp, phones: &[&str], sets: i64) -> Vec<(i64, String, i64)> {
+    use chiiki_backend::sale::lottery::{self, Seed};
+    app.clock.set(jst_at(2024, 10, 10, 12));
+    let mut people = Vec::new();
+    for phone in phones {
+        let (id, token) = app.resident(phone).await;
+        let res = app
+            .http
+            .put(app.url(paths::ME_SALE_APPLICATION))
+            .bearer_auth(&token)
+            .json(&ApplicationRequest { sets })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        people.push((id, token));
+    }
+    let closed = jst_at(2024, 10, 25, 10);
+    let seed = Seed::generate().unwrap();
+    lottery::commit(
+        &app.db,
+        &app.programme,
+        &seed.commitment(),
+        "staff:1",
+        closed,
+    )
+    .await
+    .unwrap();
+    lottery::draw(&app.db, &app.programme, &seed, "staff:1", closed)
+        .await
+        .unwrap();
+    app.clock.set(jst_at(2024, 11, 5, 10));
+    let mut out = Vec::new();
+    for (id, token) in people {
+        let mine: MySale = app
+            .get(paths::ME_SALE, Some(&token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(mine.orders[0].status, OrderStatus::Due);
+        out.push((id, token, mine.orders[0].order_id));
+    }
+    out
+}
+
+async fn premium_balance(app: &TestApp, token: &str) -> Yen {
+    let balance: Balance = app
+        .get(paths::ME_BALANCE, Some(token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    balance
+        .purses
+        .iter()
+        .filter(|p| p.kind == PurseKind::Premium)
+        .map(|p| p.balance)
+        .sum()
+}
+
+async fn purchases_of(app: &TestApp, resident: i64) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM operations WHERE kind = 'purchase' AND resident_id = $1",
+    )
+    .bind(resident)
+    .fetch_one(app.db.reader())
+    .await
+    .unwrap()
+}
+
+/// The winners' counter payment form of the Sale page, sent.
+async fn pay_at_counter(
+    browser: &mut Browser,
+    csrf: &str,
+    order: i64,
+    resident: i64,
+    receipt: &str,
+) -> Page {
+    browser
+        .post(
+            "/console/sale/order-payment",
+            &[
+                ("csrf", csrf),
+                ("order_id", &order.to_string()),
+                ("resident_id", &resident.to_string()),
+                ("receipt_number", receipt),
+            ],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn an_operator_records_a_winners_counter_payment_once() {
+    let app = spawn_app().await;
+    let winners = drawn_winners(&app, &["09011110001", "09011110002"], 2).await;
+    let (resident, token, order) = winners[0].clone();
+    let (late_resident, late_token, late_order) = winners[1].clone();
+    let mut operator = signed_in(&app, "operator", Role::Operator).await;
+
+    // The page lists the unpaid orders with the amount and the deadline in JST.
+    let sale = operator.get("/console/sale").await;
+    assert_eq!(sale.status, StatusCode::OK);
+    assert!(
+        sale.body.contains("id=\"unpaid-count\">2件"),
+        "{}",
+        sale.body
+    );
+    assert!(sale.body.contains(&format!("id=\"unpaid-{order}\"")));
+    assert!(sale.body.contains("¥10,000"));
+    assert!(sale.body.contains("2024年12月1日 00:00"), "{}", sale.body);
+    let narrowed = operator
+        .get(&format!("/console/sale?resident={late_resident}"))
+        .await;
+    assert!(narrowed.body.contains("id=\"unpaid-count\">1件"));
+    assert!(!narrowed.body.contains(&format!("id=\"unpaid-{order}\"")));
+    let csrf = sale.csrf();
+
+    // A mistyped order id (another resident's order) issues nothing.
+    let page = pay_at_counter(&mut operator, &csrf, order, late_resident, "R-0001").await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("住民番号"), "{}", page.body);
+    assert_eq!(purchases_of(&app, resident).await, 0);
+
+    let page = pay_at_counter(&mut operator, &csrf, order, resident, "R-0001").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(page.location(), "/console/sale?done=paid");
+    assert_eq!(premium_balance(&app, &token).await, Yen(2 * 6_500));
+    let after = operator.get(page.location()).await;
+    assert!(after.body.contains("商品券を発行しました"));
+    assert!(after.body.contains("id=\"unpaid-count\">1件"));
+    assert!(
+        after.body.contains("R-0001"),
+        "listed with the counter orders"
+    );
+
+    // The same form again (a double click): said so, nothing more issued or audited.
+    let page = pay_at_counter(&mut operator, &csrf, order, resident, "R-0001").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location(), "/console/sale?done=paid-before");
+    let again = operator.get(page.location()).await;
+    assert!(again.body.contains("新たな発行はしていません"));
+    // Another receipt number for the paid order: refused as already paid.
+    let page = pay_at_counter(&mut operator, &csrf, order, resident, "R-0002").await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert!(page.body.contains("お支払い済みです"), "{}", page.body);
+    assert_eq!(premium_balance(&app, &token).await, Yen(13_000));
+    assert_eq!(purchases_of(&app, resident).await, 1);
+
+    let page = pay_at_counter(&mut operator, &csrf, 999_999, resident, "R-0003").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.body.contains("見つかりません"), "{}", page.body);
+
+    // Past the winners' deadline (2024-12-01 00:00 JST) the order has lapsed.
+    app.clock.set(jst_at(2024, 12, 5, 10));
+    // Staff sessions last hours, not weeks: sign in again.
+    let mut operator = signed_in(&app, "operator2", Role::Operator).await;
+    let csrf = operator.get("/console/sale").await.csrf();
+    let page = pay_at_counter(&mut operator, &csrf, late_order, late_resident, "R-0004").await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert!(page.body.contains("期限"), "{}", page.body);
+    assert_eq!(premium_balance(&app, &late_token).await, Yen::ZERO);
+    let sale = operator.get("/console/sale").await;
+    assert!(sale.body.contains("id=\"unpaid-count\">0件"));
+
+    let recorded: Vec<audit::Entry> = audit::all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "sale.counter_payment")
+        .collect();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].target, format!("order:{order}"));
+    assert!(recorded[0].detail.contains("R-0001"));
+    assert_eq!(audit::verify(&app.db).await.unwrap().problems, vec![]);
+    app.check_ledger().await;
+}
+
+#[tokio::test]
+async fn a_viewer_cannot_record_a_winners_counter_payment() {
+    let app = spawn_app().await;
+    let winners = drawn_winners(&app, &["09011110003"], 1).await;
+    let (resident, token, order) = winners[0].clone();
+    let mut viewer = signed_in(&app, "viewer", Role::Viewer).await;
+    let sale = viewer.get("/console/sale").await;
+    assert_eq!(sale.status, StatusCode::OK);
+    // The list is there to read; the form is not.
+    assert!(sale.body.contains(&format!("id=\"unpaid-{order}\"")));
+    assert!(!sale.body.contains("/console/sale/order-payment"));
+    let csrf = viewer.get("/console/dashboard").await.csrf();
+    let page = viewer
+        .post(
+            "/console/sale/order-payment",
+            &[
+                ("csrf", &csrf),
+                ("order_id", &order.to_string()),
+                ("resident_id", &resident.to_string()),
+                ("receipt_number", "R-0100"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+    assert_eq!(premium_balance(&app, &token).await, Yen::ZERO);
+    assert_eq!(purchases_of(&app, resident).await, 0);
+    let status: String = sqlx::query_scalar("SELECT status FROM sale_orders WHERE id = $1")
+        .bind(order)
+        .fetch_one(app.db.reader())
+        .await
+        .unwrap();
+    assert_eq!(status, "due");
+    assert!(
+        !actions(&app)
+            .await
+            .contains(&"sale.counter_payment".to_string())
+    );
 }

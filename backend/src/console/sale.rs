@@ -1,23 +1,23 @@
 //! The sale: applications and sets requested, the lottery (commit to a seed, draw by revealing
-//! it, the results), counter purchases, the additional sale's stock, and expiry. The same
-//! domain functions as the admin API and `chiiki sale`.
+//! it, the results), winners paying at the counter, counter purchases, the additional sale's
+//! stock, and expiry. The same domain functions as the admin API and `chiiki sale`.
 //!
 //! Committing shows the new seed once: the operator keeps it (printed, or in the sealed
 //! envelope the city's rules ask for) and types it back to draw. The server never stores it
 //! before the draw, so nobody can draw early or try seeds.
 
-use super::{Change, Chrome, CsrfField, PageResult, Params, Staff, page, see_other, yen};
+use super::{Change, Chrome, CsrfField, PageResult, Params, Staff, jst, page, see_other, yen};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::sale::applications::SetCount;
 use crate::sale::lottery::{self, Seed};
-use crate::sale::purchase::{self, PaymentReference};
+use crate::sale::purchase::{self, Payment, PaymentReference};
 use crate::sale::{SaleError, expiry};
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
-use chiiki_core::protocol::SalePhase;
+use chiiki_core::protocol::{SalePaymentMethod, SalePhase};
 use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/sale/commit", post(commit))
         .route("/console/sale/draw", post(draw))
         .route("/console/sale/counter", post(counter))
+        .route("/console/sale/order-payment", post(order_payment))
         .route("/console/sale/expire", post(expire))
 }
 
@@ -47,6 +48,18 @@ pub struct ResultLine {
     pub won: i64,
 }
 
+/// A winner's order still waiting for payment, as the counter looks it up.
+pub struct UnpaidOrder {
+    pub id: i64,
+    pub resident_id: i64,
+    pub sets: i64,
+    pub amount: String,
+    pub pay_by: String,
+}
+
+/// How many unpaid orders the page lists; a resident id narrows the list.
+const UNPAID_SHOWN: i64 = 100;
+
 #[derive(Template)]
 #[template(path = "console/sale.html")]
 struct SalePage {
@@ -63,6 +76,10 @@ struct SalePage {
     sets_won: i64,
     results: Vec<ResultLine>,
     counter_orders: Vec<String>,
+    unpaid: Vec<UnpaidOrder>,
+    unpaid_total: i64,
+    unpaid_truncated: bool,
+    unpaid_resident: String,
     can_commit: bool,
 }
 
@@ -70,6 +87,9 @@ struct SalePage {
 pub struct SaleQuery {
     #[serde(default)]
     done: Option<String>,
+    /// Narrows the winners' unpaid orders to one resident.
+    #[serde(default)]
+    resident: Option<String>,
 }
 
 async fn show(
@@ -77,7 +97,11 @@ async fn show(
     staff: Staff,
     Params(query): Params<SaleQuery>,
 ) -> PageResult {
-    render(&state, &staff, query.done.as_deref(), None).await
+    let resident = query
+        .resident
+        .as_deref()
+        .and_then(|r| r.trim().parse::<i64>().ok());
+    render(&state, &staff, query.done.as_deref(), resident, None).await
 }
 
 /// The page; `new_seed` only in the answer to the commit itself (never in a URL, which
@@ -86,6 +110,7 @@ async fn render(
     state: &AppState,
     staff: &Staff,
     done: Option<&str>,
+    resident: Option<i64>,
     new_seed: Option<String>,
 ) -> PageResult {
     let now = state.clock.now();
@@ -125,12 +150,17 @@ async fn render(
         format!("注文{id}: 住民{resident} {sets}セット（受付番号 {receipt}）")
     })
     .collect();
+    let (unpaid, unpaid_total) = unpaid_winners(state, resident, now).await?;
     let flash = match done {
         Some("committed") => Some(
             "シードを確定しました。下のシードを控えてください（この画面でしか表示されません）。",
         ),
         Some("drawn") => Some("抽選を行いました。"),
         Some("sold") => Some("窓口販売を記録しました。"),
+        Some("paid") => Some("当選者のお支払いを記録し、商品券を発行しました。"),
+        Some("paid-before") => Some(
+            "この注文はこの受付番号でお支払い済みとして記録されています。新たな発行はしていません。",
+        ),
         Some("expired") => Some("失効処理を行いました。"),
         _ => None,
     };
@@ -156,6 +186,10 @@ async fn render(
         sets_won,
         results,
         counter_orders,
+        unpaid_truncated: usize::try_from(unpaid_total).unwrap_or(usize::MAX) > unpaid.len(),
+        unpaid,
+        unpaid_total,
+        unpaid_resident: resident.map(|r| r.to_string()).unwrap_or_default(),
         summary,
     })
 }
@@ -198,6 +232,7 @@ async fn commit(
         &state,
         &staff,
         Some("committed"),
+        None,
         Some(seed.as_str().to_string()),
     )
     .await
@@ -290,6 +325,132 @@ async fn counter(
         .map_err(ApiError::internal)?;
     tx.commit().await?;
     Ok(see_other("/console/sale?done=sold"))
+}
+
+/// Winners' orders still open for payment (not yet paid, deadline not passed), oldest
+/// first, and how many there are in all.
+async fn unpaid_winners(
+    state: &AppState,
+    resident: Option<i64>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Vec<UnpaidOrder>, i64), super::Failure> {
+    // One query for both cases: `$3 IS NULL` would need a typed NULL on PostgreSQL.
+    let (filter, resident) = match resident {
+        Some(id) => (1_i64, id),
+        None => (0, 0),
+    };
+    let condition = "programme = $1 AND channel = 'lottery' AND status = 'due' AND due_at > $2
+                     AND ($3 = 0 OR resident_id = $4)";
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM sale_orders WHERE {condition}"
+    )))
+    .bind(&state.programme.id)
+    .bind(crate::clock::to_millis(now))
+    .bind(filter)
+    .bind(resident)
+    .fetch_one(state.db.reader())
+    .await?;
+    let rows = sqlx::query_as::<_, (i64, i64, i64, i64, i64)>(sqlx::AssertSqlSafe(format!(
+        "SELECT id, resident_id, sets, amount, due_at FROM sale_orders WHERE {condition}
+         ORDER BY id LIMIT {UNPAID_SHOWN}"
+    )))
+    .bind(&state.programme.id)
+    .bind(crate::clock::to_millis(now))
+    .bind(filter)
+    .bind(resident)
+    .fetch_all(state.db.reader())
+    .await?;
+    let orders = rows
+        .into_iter()
+        .map(|(id, resident_id, sets, amount, due_at)| UnpaidOrder {
+            id,
+            resident_id,
+            sets,
+            amount: yen(amount),
+            pay_by: jst(crate::clock::from_millis(due_at)),
+        })
+        .collect();
+    Ok((orders, total))
+}
+
+#[derive(Deserialize)]
+pub struct OrderPaymentForm {
+    csrf: String,
+    order_id: String,
+    resident_id: String,
+    receipt_number: String,
+}
+
+impl CsrfField for OrderPaymentForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// A winner pays for their order at the counter: the same `pay_order` as the admin API's
+/// counter payment. The resident id must match the order's, so a mistyped order id cannot
+/// issue someone else's sets.
+async fn order_payment(
+    State(state): State<AppState>,
+    Change { staff, form }: Change<OrderPaymentForm>,
+) -> PageResult {
+    let order_id = form
+        .order_id
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| ApiError::invalid_field("order_id", "注文番号を入力してください。"))?;
+    let resident_id = form
+        .resident_id
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| ApiError::invalid_field("resident_id", "住民番号を入力してください。"))?;
+    let payment = Payment {
+        method: SalePaymentMethod::Counter,
+        reference: PaymentReference::parse(form.receipt_number.trim(), "receipt_number")?,
+        notified_amount: None,
+    };
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let paid = purchase::pay_order(
+        &mut tx,
+        &state.programme,
+        order_id,
+        &payment,
+        &staff.actor(),
+        now,
+    )
+    .await?;
+    if paid.receipt.resident_id != resident_id {
+        tx.rollback().await?;
+        return Err(ApiError::invalid_field(
+            "resident_id",
+            "この注文はその住民番号の方のものではありません。注文番号と住民番号を確かめてください。",
+        )
+        .into());
+    }
+    if !paid.issued_now {
+        // The same receipt recorded before: nothing was issued, nothing to audit.
+        tx.rollback().await?;
+        return Ok(see_other("/console/sale?done=paid-before"));
+    }
+    let action = staff
+        .audit("sale.counter_payment")
+        .target(format!("order:{order_id}"))
+        .detail(serde_json::json!({
+            "resident_id": resident_id,
+            "receipt_number": payment.reference.as_str(),
+            "receipt": serde_json::to_value(&paid.receipt).unwrap_or_default(),
+        }));
+    crate::audit::record_in(&mut tx, &action, now)
+        .await
+        .map_err(ApiError::internal)?;
+    tx.commit().await?;
+    tracing::info!(
+        staff = staff.id,
+        order_id,
+        "counter payment from the console"
+    );
+    Ok(see_other("/console/sale?done=paid"))
 }
 
 async fn expire(
