@@ -227,6 +227,7 @@ pub enum ScreenView {
     Pay { view: PayView },
     MyCode { view: MyCodeView },
     Sale { view: SaleView },
+    Points { view: PointsView },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -592,6 +593,7 @@ impl From<app::ScreenView> for ScreenView {
             app::ScreenView::Sale(view) => ScreenView::Sale {
                 view: (*view).into(),
             },
+            app::ScreenView::Points(view) => ScreenView::Points { view: view.into() },
         }
     }
 }

@@ -4809,6 +4809,8 @@ public enum ScreenView: Equatable, Hashable {
     )
     case sale(view: SaleView
     )
+    case points(view: PointsView
+    )
 
 
 
@@ -4853,6 +4855,9 @@ public struct FfiConverterTypeScreenView: FfiConverterRustBuffer {
         )
         
         case 9: return .sale(view: try FfiConverterTypeSaleView.read(from: &buf)
+        )
+        
+        case 10: return .points(view: try FfiConverterTypePointsView.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -4906,6 +4911,11 @@ public struct FfiConverterTypeScreenView: FfiConverterRustBuffer {
         case let .sale(view):
             writeInt(&buf, Int32(9))
             FfiConverterTypeSaleView.write(view, into: &buf)
+            
+        
+        case let .points(view):
+            writeInt(&buf, Int32(10))
+            FfiConverterTypePointsView.write(view, into: &buf)
             
         }
     }

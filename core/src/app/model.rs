@@ -82,6 +82,7 @@ pub enum Screen {
     Pay,
     MyCode,
     Sale,
+    Points,
 }
 
 /// A signed-in device. Persisted under `cache::SESSION`.

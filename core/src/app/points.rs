@@ -90,17 +90,25 @@ pub fn format_points(points: Yen) -> String {
     format!("{sign}{digits}ポイント")
 }
 
-/// Fetch the resident's points (the points screen, or after a claim).
+/// The points screen, with the points fetched afresh.
 pub fn open(model: &mut Model) -> Command<Effect, Event> {
     if !model.signed_in() {
         return render();
     }
+    model.screen = Screen::Points;
+    render().and(fetch(model))
+}
+
+/// Fetch the resident's points (on opening the screen, on a refresh, after a claim) without
+/// moving the resident: a claim's answer may arrive while they are paying elsewhere.
+pub fn fetch(model: &mut Model) -> Command<Effect, Event> {
+    if !model.signed_in() {
+        return Command::done();
+    }
     model.points.loading = true;
-    render().and(
-        Call::get(paths::ME_POINTS).send(model.connection().as_ref(), |result| {
-            internal(Internal::PointsFetched(result))
-        }),
-    )
+    Call::get(paths::ME_POINTS).send(model.connection().as_ref(), |result| {
+        internal(Internal::PointsFetched(result))
+    })
 }
 
 pub fn fetched(model: &mut Model, result: ApiResult<PointsSummary>) -> Command<Effect, Event> {
@@ -201,7 +209,9 @@ pub fn claimed(
             model.points.claim = None;
             model.points.notice = Some(receipt.message.clone());
             model.alert = Some(Alert::new(receipt.message));
-            render().and(open(model)).and(refresh::fetch_balance(model))
+            render()
+                .and(fetch(model))
+                .and(refresh::fetch_balance(model))
         }
         Err(error) if error.is_definite() => {
             model.points.claim = None;
@@ -306,7 +316,7 @@ fn last_day(expires_at: chrono::DateTime<chrono::Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::testing::*;
+    use crate::app::{ScreenView, testing::*};
     use serde_json::json;
 
     const CODE: &str = "CKE:EXAMPLE";
@@ -429,6 +439,41 @@ mod tests {
         scan(&mut phone, &store_code(bakery().id));
         assert!(!phone.has::<RandomBytesRequest>());
         assert_eq!(points_view(&phone).busy, None);
+    }
+
+    #[test]
+    fn opening_points_shows_the_points_screen_and_back_returns_home() {
+        let mut phone = Phone::signed_in();
+        phone.send(Event::PointsOpened);
+        match phone.view().screen {
+            ScreenView::Points(view) => assert_eq!(view.busy.as_deref(), Some(LOADING)),
+            other => panic!("expected the points screen, got {other:?}"),
+        }
+        phone.respond_to(paths::ME_POINTS, answer(200, &summary()));
+        let ScreenView::Points(view) = phone.view().screen else {
+            panic!("still on the points screen");
+        };
+        assert_eq!(view.balance, "1,300ポイント");
+        assert_eq!(view.lots[1].expires, "2025年12月1日まで使えます");
+        assert_eq!(view.activities[0].event, "河川敷クリーン作戦");
+        assert_eq!(view.busy, None);
+
+        // Pulled down to refresh: the points are asked for again.
+        phone.send(Event::RefreshRequested);
+        phone.respond_to(paths::ME_POINTS, answer(200, &summary()));
+
+        phone.send(Event::HomeOpened);
+        assert!(matches!(phone.view().screen, ScreenView::Home(_)));
+    }
+
+    #[test]
+    fn a_claim_answered_later_leaves_the_resident_where_they_are() {
+        let mut phone = Phone::signed_in();
+        scan(&mut phone, CODE);
+        let mut random = phone.take::<RandomBytesRequest>();
+        phone.resolve(&mut random, vec![0xab; 16]);
+        phone.respond_to(paths::ME_POINTS_CLAIMS, answer(201, &receipt()));
+        assert!(matches!(phone.view().screen, ScreenView::Home(_)));
     }
 
     #[test]

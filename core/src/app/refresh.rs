@@ -15,7 +15,7 @@ use super::{
     effects::{Effect, render},
     history, internal, messages,
     model::{Alert, Model, PayStep, Retry, Screen},
-    pay, sale, stores,
+    pay, points, sale, stores,
 };
 
 const BAD_SERVER_ADDRESS: &str =
@@ -55,6 +55,7 @@ pub fn refresh(model: &mut Model) -> Command<Effect, Event> {
         stores::sync(model),
         pay::resume_pending(model),
         refresh_sale(model),
+        refresh_points(model),
         sale::resume_order(model),
     ])
 }
@@ -63,6 +64,15 @@ pub fn refresh(model: &mut Model) -> Command<Effect, Event> {
 fn refresh_sale(model: &mut Model) -> Command<Effect, Event> {
     if model.screen == Screen::Sale {
         sale::fetch(model)
+    } else {
+        Command::done()
+    }
+}
+
+/// The points screen, likewise.
+fn refresh_points(model: &mut Model) -> Command<Effect, Event> {
+    if model.screen == Screen::Points {
+        points::fetch(model)
     } else {
         Command::done()
     }

@@ -48,6 +48,7 @@ pub enum ScreenView {
     Pay(PayView),
     MyCode(MyCodeView),
     Sale(Box<SaleView>),
+    Points(super::PointsView),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -233,6 +234,7 @@ fn screen(model: &Model) -> ScreenView {
         Screen::Pay => ScreenView::Pay(pay(model)),
         Screen::MyCode => ScreenView::MyCode(my_code(model)),
         Screen::Sale => ScreenView::Sale(Box::new(sale_view::view(model))),
+        Screen::Points => ScreenView::Points(super::points::view(model)),
     }
 }
 

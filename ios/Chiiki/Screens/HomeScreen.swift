@@ -36,6 +36,7 @@ struct HomeScreen: View {
                     }
                     PrimaryButton(title: Chrome.payButton) { host.pay() }
                     SecondaryButton(title: Chrome.myCodeButton) { host.openMyCode() }
+                    SecondaryButton(title: Chrome.pointsButton) { host.send(.pointsOpened) }
                     SecondaryButton(title: Chrome.saleButton) { host.send(.saleOpened) }
                     Button(action: { host.send(.logoutTapped) }) {
                         Text(Chrome.logOut)

@@ -42,6 +42,8 @@ struct RootView: View {
             MyCodeScreen(view: view, locked: !host.myCodeUnlocked, host: host)
         case .sale(let view):
             SaleScreen(view: view, host: host)
+        case .points(let view):
+            PointsScreen(view: view, host: host)
         }
     }
 
@@ -97,8 +99,8 @@ enum WalletTab: CaseIterable {
         case .myCode: self = .myCode
         case .history: self = .history
         case .stores: self = .stores
-        // The sale screen is opened from Home and has its own way back.
-        case .loading, .login, .registration, .pay, .sale: return nil
+        // The sale and points screens are opened from Home and have their own way back.
+        case .loading, .login, .registration, .pay, .sale, .points: return nil
         }
     }
 

@@ -75,6 +75,14 @@ enum Chrome {
     static let salePaidAt = "お支払い日時"
     static let saleAdditional = "追加販売"
 
+    // Community points
+    static let pointsButton = "ポイントと参加したイベント"
+    static let titlePoints = "ポイント"
+    static let pointsBalance = "使えるポイント"
+    static let pointsExpiry = "使える期限"
+    static let pointsActivities = "参加したイベント"
+    static let pointsNoActivities = "参加したイベントはまだありません。"
+
     // History
     static let loadMore = "もっと見る"
 

@@ -6150,6 +6150,15 @@ sealed class ScreenView {
         companion object
     }
     
+    data class Points(
+        val `view`: jp.chiiki.ffi.PointsView) : ScreenView()
+        
+    {
+        
+
+        companion object
+    }
+    
 
     
 
@@ -6192,6 +6201,9 @@ public object FfiConverterTypeScreenView : FfiConverterRustBuffer<ScreenView>{
                 )
             9 -> ScreenView.Sale(
                 FfiConverterTypeSaleView.read(buf),
+                )
+            10 -> ScreenView.Points(
+                FfiConverterTypePointsView.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
@@ -6261,6 +6273,13 @@ public object FfiConverterTypeScreenView : FfiConverterRustBuffer<ScreenView>{
                 + FfiConverterTypeSaleView.allocationSize(value.`view`)
             )
         }
+        is ScreenView.Points -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypePointsView.allocationSize(value.`view`)
+            )
+        }
     }
 
     override fun write(value: ScreenView, buf: ByteBuffer) {
@@ -6308,6 +6327,11 @@ public object FfiConverterTypeScreenView : FfiConverterRustBuffer<ScreenView>{
             is ScreenView.Sale -> {
                 buf.putInt(9)
                 FfiConverterTypeSaleView.write(value.`view`, buf)
+                Unit
+            }
+            is ScreenView.Points -> {
+                buf.putInt(10)
+                FfiConverterTypePointsView.write(value.`view`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }

@@ -50,6 +50,7 @@ import jp.chiiki.ui.screens.LoginScreen
 import jp.chiiki.ui.screens.MyCodeScreen
 import jp.chiiki.ui.screens.PayScreen
 import jp.chiiki.ui.screens.RegistrationScreen
+import jp.chiiki.ui.screens.PointsScreen
 import jp.chiiki.ui.screens.SaleScreen
 import jp.chiiki.ui.screens.StoresScreen
 
@@ -79,6 +80,7 @@ fun ChiikiApp(
                 is ScreenUi.Pay -> PayScreen(screen.view, shell.cameraOpen, onAction, cameraPreview)
                 is ScreenUi.MyCode -> MyCodeScreen(screen.view, shell.myCodeLocked, onAction)
                 is ScreenUi.Sale -> SaleScreen(screen.view, onAction)
+                is ScreenUi.Points -> PointsScreen(screen.view, onAction)
             }
         }
     }
@@ -146,15 +148,16 @@ enum class Tab(val label: String, val icon: ImageVector, val action: UiAction) {
 }
 
 /**
- * The tab a screen belongs to; no tab bar before login, during a payment, and on the sale
- * screen (opened from Home, with its own way back).
+ * The tab a screen belongs to; no tab bar before login, during a payment, and on the sale and
+ * points screens (opened from Home, with their own way back).
  */
 fun tabFor(screen: ScreenUi): Tab? = when (screen) {
     is ScreenUi.Home -> Tab.Home
     is ScreenUi.MyCode -> Tab.MyCode
     is ScreenUi.History -> Tab.History
     is ScreenUi.Stores -> Tab.Stores
-    is ScreenUi.Loading, is ScreenUi.Login, is ScreenUi.Registration, is ScreenUi.Pay, is ScreenUi.Sale -> null
+    is ScreenUi.Loading, is ScreenUi.Login, is ScreenUi.Registration, is ScreenUi.Pay -> null
+    is ScreenUi.Sale, is ScreenUi.Points -> null
 }
 
 /**

@@ -76,6 +76,14 @@ object Chrome {
     const val SALE_PAID_AT = "お支払い日時"
     const val SALE_ADDITIONAL = "追加販売"
 
+    // Community points
+    const val POINTS_BUTTON = "ポイントと参加したイベント"
+    const val TITLE_POINTS = "ポイント"
+    const val POINTS_BALANCE = "使えるポイント"
+    const val POINTS_EXPIRY = "使える期限"
+    const val POINTS_ACTIVITIES = "参加したイベント"
+    const val POINTS_NO_ACTIVITIES = "参加したイベントはまだありません。"
+
     // History
     const val LOAD_MORE = "もっと見る"
 

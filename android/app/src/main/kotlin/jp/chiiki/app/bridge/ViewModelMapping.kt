@@ -14,6 +14,7 @@ import jp.chiiki.ffi.HistoryView
 import jp.chiiki.ffi.HomeView
 import jp.chiiki.ffi.MyCodeView
 import jp.chiiki.ffi.PayView
+import jp.chiiki.ffi.PointsView
 import jp.chiiki.ffi.RegistrationForm
 import jp.chiiki.ffi.RegistrationView
 import jp.chiiki.ffi.SaleView
@@ -31,6 +32,9 @@ import jp.chiiki.ui.model.LegUi
 import jp.chiiki.ui.model.LoginUi
 import jp.chiiki.ui.model.MyCodeUi
 import jp.chiiki.ui.model.PayUi
+import jp.chiiki.ui.model.PointsActivityUi
+import jp.chiiki.ui.model.PointsLotUi
+import jp.chiiki.ui.model.PointsUi
 import jp.chiiki.ui.model.PurseUi
 import jp.chiiki.ui.model.RegistrationFormUi
 import jp.chiiki.ui.model.RegistrationUi
@@ -62,6 +66,7 @@ private fun ScreenView.toUi(): ScreenUi = when (this) {
     is ScreenView.Pay -> ScreenUi.Pay(view.toUi())
     is ScreenView.MyCode -> ScreenUi.MyCode(view.toUi())
     is ScreenView.Sale -> ScreenUi.Sale(view.toUi())
+    is ScreenView.Points -> ScreenUi.Points(view.toUi())
 }
 
 private fun RegistrationView.toUi() = RegistrationUi(
@@ -171,6 +176,23 @@ private fun SaleView.toUi() = SaleUi(
     notice = notice,
 )
 
+private fun PointsView.toUi() = PointsUi(
+    balance = balance,
+    explanation = explanation,
+    lots = lots.map { PointsLotUi(points = it.points, expires = it.expires) },
+    activities = activities.map {
+        PointsActivityUi(
+            event = it.event,
+            place = it.place,
+            points = it.points,
+            earnedOn = it.earnedOn,
+            expires = it.expires,
+        )
+    },
+    notice = notice,
+    busy = busy,
+)
+
 /**
  * The core's event for a screen action. Null for the actions the shell carries out itself
  * first (closing the camera answers the core's scan request; the resident code waits for the
@@ -203,6 +225,7 @@ fun UiAction.toEvent(): Event? = when (this) {
     UiAction.ApplyForSets -> Event.ApplySubmitted
     UiAction.WithdrawApplication -> Event.WithdrawTapped
     UiAction.BuySets -> Event.AdditionalPurchaseTapped
+    UiAction.OpenPoints -> Event.PointsOpened
     UiAction.CancelScan, UiAction.OpenMyCode -> null
 }
 

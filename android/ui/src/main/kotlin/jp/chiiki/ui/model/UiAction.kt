@@ -43,6 +43,8 @@ sealed interface UiAction {
     data object ApplyForSets : UiAction
     data object WithdrawApplication : UiAction
     data object BuySets : UiAction
+
+    data object OpenPoints : UiAction
 }
 
 /**
@@ -54,7 +56,8 @@ sealed interface UiAction {
 fun WalletUi.backAction(cameraOpen: Boolean): UiAction? = when (val screen = screen) {
     is ScreenUi.Loading, is ScreenUi.Login, is ScreenUi.Home -> null
     is ScreenUi.Registration -> UiAction.OpenLogin
-    is ScreenUi.History, is ScreenUi.Stores, is ScreenUi.MyCode, is ScreenUi.Sale -> UiAction.OpenHome
+    is ScreenUi.History, is ScreenUi.Stores, is ScreenUi.MyCode, is ScreenUi.Sale, is ScreenUi.Points ->
+        UiAction.OpenHome
     is ScreenUi.Pay -> when (screen.view) {
         is PayUi.Scanning -> if (cameraOpen) UiAction.CancelScan else UiAction.CancelPayment
         is PayUi.Receipt -> UiAction.OpenHome

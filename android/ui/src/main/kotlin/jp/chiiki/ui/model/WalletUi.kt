@@ -42,6 +42,7 @@ sealed interface ScreenUi {
     data class Pay(val view: PayUi) : ScreenUi
     data class MyCode(val view: MyCodeUi) : ScreenUi
     data class Sale(val view: SaleUi) : ScreenUi
+    data class Points(val view: PointsUi) : ScreenUi
     /**
      * Store mode (a store's staff taking payments) is not in the core yet. When the core offers
      * its views, they become cases here, mapped like the resident ones.
@@ -215,4 +216,33 @@ data class SaleOrderUi(
     val deadline: String? = null,
     val howToPay: List<String> = emptyList(),
     val paidAt: String? = null,
+)
+
+/** The community points: what can be spent, when it lapses, and the activities that earned it. */
+@Immutable
+data class PointsUi(
+    /** `1,200ポイント` */
+    val balance: String,
+    /** How points are used, in one sentence. */
+    val explanation: String,
+    /** Earliest expiry first. */
+    val lots: List<PointsLotUi> = emptyList(),
+    /** Newest first. */
+    val activities: List<PointsActivityUi> = emptyList(),
+    /** The last claim's outcome. */
+    val notice: String? = null,
+    /** Shown while the points are being fetched or a claim is on its way. */
+    val busy: String? = null,
+)
+
+@Immutable
+data class PointsLotUi(val points: String, val expires: String)
+
+@Immutable
+data class PointsActivityUi(
+    val event: String,
+    val place: String,
+    val points: String,
+    val earnedOn: String,
+    val expires: String,
 )

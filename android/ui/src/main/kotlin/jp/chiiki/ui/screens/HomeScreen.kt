@@ -91,6 +91,7 @@ fun HomeScreen(view: HomeUi, onAction: (UiAction) -> Unit) {
                 }
                 PrimaryButton(Chrome.PAY_BUTTON, onClick = { onAction(UiAction.Pay) })
                 SecondaryButton(Chrome.MY_CODE_BUTTON, onClick = { onAction(UiAction.OpenMyCode) })
+                SecondaryButton(Chrome.POINTS_BUTTON, onClick = { onAction(UiAction.OpenPoints) })
                 SecondaryButton(Chrome.SALE_BUTTON, onClick = { onAction(UiAction.OpenSale) })
                 TextButton(onClick = { onAction(UiAction.LogOut) }, modifier = Modifier.fillMaxWidth()) {
                     Text(Chrome.LOG_OUT, style = MaterialTheme.typography.bodyLarge)

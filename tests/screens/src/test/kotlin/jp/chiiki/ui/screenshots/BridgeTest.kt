@@ -22,6 +22,9 @@ import jp.chiiki.ffi.FormField
 import jp.chiiki.ffi.HomeView
 import jp.chiiki.ffi.LegView
 import jp.chiiki.ffi.PayView
+import jp.chiiki.ffi.PointsActivityView
+import jp.chiiki.ffi.PointsLotView
+import jp.chiiki.ffi.PointsView
 import jp.chiiki.ffi.PurseView
 import jp.chiiki.ffi.RegistrationForm
 import jp.chiiki.ffi.RegistrationView
@@ -33,6 +36,9 @@ import jp.chiiki.ui.model.FormFieldUi
 import jp.chiiki.ui.model.HomeUi
 import jp.chiiki.ui.model.LegUi
 import jp.chiiki.ui.model.PayUi
+import jp.chiiki.ui.model.PointsActivityUi
+import jp.chiiki.ui.model.PointsLotUi
+import jp.chiiki.ui.model.PointsUi
 import jp.chiiki.ui.model.PurseUi
 import jp.chiiki.ui.model.RegistrationFormUi
 import jp.chiiki.ui.model.RegistrationUi
@@ -107,6 +113,38 @@ class BridgeTest {
             registration.toUi().screen,
             "form fields map in order, one to one",
         )
+
+        val points = ViewModel(
+            ScreenView.Points(
+                PointsView(
+                    balance = "1,300ポイント",
+                    explanation = "1ポイント = 1円として使えます。",
+                    lots = listOf(PointsLotView("1,200ポイント", "2027年3月31日まで使えます")),
+                    activities = listOf(
+                        PointsActivityView("河川敷クリーン作戦", "渡良瀬川河川敷", "+100ポイント", "2026年11月22日", "2027年11月22日まで"),
+                    ),
+                    notice = "100ポイントを受け取りました。",
+                    busy = "ポイントを確かめています…",
+                ),
+            ),
+            null,
+            null,
+        )
+        assertEquals(
+            ScreenUi.Points(
+                PointsUi(
+                    balance = "1,300ポイント",
+                    explanation = "1ポイント = 1円として使えます。",
+                    lots = listOf(PointsLotUi("1,200ポイント", "2027年3月31日まで使えます")),
+                    activities = listOf(
+                        PointsActivityUi("河川敷クリーン作戦", "渡良瀬川河川敷", "+100ポイント", "2026年11月22日", "2027年11月22日まで"),
+                    ),
+                    notice = "100ポイントを受け取りました。",
+                    busy = "ポイントを確かめています…",
+                ),
+            ),
+            points.toUi().screen,
+        )
     }
 
     @Test
@@ -142,6 +180,7 @@ class BridgeTest {
             UiAction.ApplyForSets to Event.ApplySubmitted,
             UiAction.WithdrawApplication to Event.WithdrawTapped,
             UiAction.BuySets to Event.AdditionalPurchaseTapped,
+            UiAction.OpenPoints to Event.PointsOpened,
         )
         expected.forEach { (action, event) -> assertEquals(event, action.toEvent(), "$action") }
         // The camera's cancel answers the scan request; the resident code waits for the unlock.

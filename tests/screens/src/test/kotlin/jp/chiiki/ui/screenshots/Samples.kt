@@ -14,6 +14,9 @@ import jp.chiiki.ui.model.LegUi
 import jp.chiiki.ui.model.LoginUi
 import jp.chiiki.ui.model.MyCodeUi
 import jp.chiiki.ui.model.PayUi
+import jp.chiiki.ui.model.PointsActivityUi
+import jp.chiiki.ui.model.PointsLotUi
+import jp.chiiki.ui.model.PointsUi
 import jp.chiiki.ui.model.PurseUi
 import jp.chiiki.ui.model.RegistrationUi
 import jp.chiiki.ui.model.SaleOrderUi
@@ -123,6 +126,20 @@ private val saleWon = SaleUi(
     additional = "残ったセットは2026年10月31日から先着順で販売します。",
 )
 
+private val points = PointsUi(
+    balance = "1,300ポイント",
+    explanation = "1ポイント = 1円として、お店でのお支払いに使えます（お支払いのときに「ポイントを使う」を選んでください）。",
+    lots = listOf(
+        PointsLotUi("1,200ポイント", "2026年12月31日まで使えます"),
+        PointsLotUi("100ポイント", "2027年11月21日まで使えます"),
+    ),
+    activities = listOf(
+        PointsActivityUi("河川敷クリーン作戦", "渡良瀬川河川敷", "+100ポイント", "2026年11月22日", "2027年11月21日まで"),
+        PointsActivityUi("ながめ余興場 秋の清掃", "ながめ余興場", "+200ポイント", "2026年10月4日", "2027年10月3日まで"),
+    ),
+    notice = "「河川敷クリーン作戦」に参加して100ポイントを受け取りました。",
+)
+
 private fun pay(step: PayUi) = WalletUi(ScreenUi.Pay(step))
 
 /** Every screen the core offers, and the states worth seeing. */
@@ -201,6 +218,8 @@ fun samples(myCodeSvg: String): List<Sample> = listOf(
     Sample("sale-applying", WalletUi(ScreenUi.Sale(saleApplying))),
     Sample("sale-won", WalletUi(ScreenUi.Sale(saleWon))),
     Sample("sale-won-large-text", WalletUi(ScreenUi.Sale(saleWon)), fontScale = 2f),
+    Sample("points", WalletUi(ScreenUi.Points(points))),
+    Sample("points-large-text", WalletUi(ScreenUi.Points(points)), fontScale = 2f),
     Sample(
         "my-code",
         WalletUi(
