@@ -324,6 +324,54 @@ async fn build(app: &TestApp) -> Built {
         .await
         .unwrap();
     tx.commit().await.unwrap();
+
+    // Community-point events on 20 December: seven residents (the 70代 of 大間々町) clean the
+    // riverbank; two of 笠懸町 and one of 大間々町 plant flowers, too few to show.
+    app.clock.set(jst_at(2024, 12, 18, 10, 0));
+    // A fresh session: October's has timed out by now.
+    let organiser = app.staff("points-admin", Role::Administrator).await;
+    let mut events = Vec::new();
+    for (name, points) in [("河川敷クリーン作戦", 300), ("花壇づくり", 200)] {
+        let spec = PointsEventSpec {
+            name: name.into(),
+            place: "渡良瀬川河川敷".into(),
+            description: String::new(),
+            points: Yen(points),
+            starts_at: jst_at(2024, 12, 20, 9, 0),
+            ends_at: jst_at(2024, 12, 20, 12, 0),
+            capacity: None,
+            frequency: PointsFrequency::Once,
+        };
+        let res = app
+            .post(paths::ADMIN_POINTS_EVENTS, Some(&organiser), None, &spec)
+            .await;
+        assert_eq!(
+            res.status(),
+            201,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
+        let event: PointsEvent = res.json().await.unwrap();
+        events.push(event.id);
+    }
+    let takers = residents[0..7]
+        .iter()
+        .map(|&r| (events[0], r))
+        .chain([residents[7], residents[8], residents[0]].map(|r| (events[1], r)));
+    for (i, (event, resident)) in takers.enumerate() {
+        let mut tx = db.begin().await.unwrap();
+        chiiki_backend::points::claims::claim(
+            &mut tx,
+            &p.id,
+            &p.points,
+            resident,
+            event,
+            jst_at(2024, 12, 20, 9, i as u32),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
     // After the usage window: what is left of the premium currency lapses.
     let mut tx = db.begin().await.unwrap();
     ledger::expire_issue(&mut tx, &p.id, "staff:1", 100, jst_at(2025, 3, 1, 0, 10))
@@ -350,6 +398,8 @@ struct Raw {
     accounts: HashMap<i64, (String, String)>,
     /// operation id → (kind, resident, store)
     operations: HashMap<i64, (String, Option<i64>, Option<i64>)>,
+    /// Community-point claims: (event name, resident, points, created at)
+    claims: Vec<(String, i64, i64, i64)>,
 }
 
 async fn raw(db: &Db) -> Raw {
@@ -376,10 +426,18 @@ async fn raw(db: &Db) -> Raw {
     .into_iter()
     .map(|(id, k, r, s)| (id, (k, r, s)))
     .collect();
+    let claims = sqlx::query_as::<_, (String, i64, i64, i64)>(
+        "SELECT e.name, c.resident_id, c.points, c.created_at
+         FROM points_claims c JOIN points_events e ON e.id = c.event_id",
+    )
+    .fetch_all(db.reader())
+    .await
+    .unwrap();
     Raw {
         transfers,
         accounts,
         operations,
+        claims,
     }
 }
 
@@ -515,6 +573,48 @@ fn check(report: &Report, raw: &Raw, built: &Built, p: &Programme, start: i64, e
     }
     assert!(groups_seen > 0);
     assert!(by.is_empty(), "groups missing from the report: {by:?}");
+
+    // Participation in community-point events: (claims, residents, points) per group.
+    let mut taken: HashMap<(&str, String), (i64, HashSet<i64>, i64)> = HashMap::new();
+    for (event, resident, points, at) in &raw.claims {
+        if !in_period(*at) {
+            continue;
+        }
+        let (band, home) = built.resident_attrs[resident];
+        for key in [
+            ("event", event.clone()),
+            ("band", band.to_string()),
+            ("home", home.to_string()),
+        ] {
+            let e = taken.entry(key).or_default();
+            e.0 += 1;
+            e.1.insert(*resident);
+            e.2 += points;
+        }
+    }
+    for (dim, rows) in [
+        ("event", &report.points_by_event),
+        ("band", &report.points_by_age_band),
+        ("home", &report.points_by_district),
+    ] {
+        for row in rows {
+            let (claims, residents, points) =
+                taken.remove(&(dim, row.label.clone())).unwrap_or_default();
+            let what = format!("points {dim} {}", row.label);
+            count(&what, row.residents, residents.len() as i64);
+            match row.participation.shown() {
+                Some(p) => {
+                    assert_eq!(p.participations, claims, "{what}");
+                    assert_eq!(p.points, Yen(points), "{what}");
+                }
+                None => {
+                    assert!(residents.len() < 5, "{what} hidden with enough residents");
+                    assert_eq!(serde_json::to_value(row.participation).unwrap(), "秘匿");
+                }
+            }
+        }
+    }
+    assert!(taken.is_empty(), "participation missing: {taken:?}");
 
     // Value flows.
     let mut issued_premium = [0i64; 2]; // [in period, to end]
@@ -695,6 +795,62 @@ async fn every_figure_matches_the_raw_transfers_and_small_groups_stay_hidden() {
     // (refunds return the latest leg first: 200 premium, then 100 of the 500 points).
     assert_eq!(fin.summary.points_total.lapsed, Yen(3 * 500 + 100));
 
+    // Community-point events in December, against SQL over the claims themselves.
+    let dec = reports::monthly(&app.db, &p, 2024, 12).await.unwrap();
+    let by_sql = sqlx::query_as::<_, (String, i64, i64, i64)>(
+        "SELECT e.name, COUNT(*), COUNT(DISTINCT c.resident_id), CAST(SUM(c.points) AS BIGINT)
+         FROM points_claims c JOIN points_events e ON e.id = c.event_id
+         WHERE c.created_at >= $1 AND c.created_at < $2
+         GROUP BY e.name ORDER BY e.name",
+    )
+    .bind(millis(jst_at(2024, 12, 1, 0, 0)))
+    .bind(millis(jst_at(2025, 1, 1, 0, 0)))
+    .fetch_all(app.db.reader())
+    .await
+    .unwrap();
+    assert_eq!(
+        by_sql,
+        vec![
+            ("河川敷クリーン作戦".to_string(), 7, 7, 7 * 300),
+            ("花壇づくり".to_string(), 3, 3, 3 * 200),
+        ]
+    );
+    assert_eq!(dec.points_by_event.len(), 2);
+    for row in &dec.points_by_event {
+        let (_, claims, residents, points) =
+            by_sql.iter().find(|r| r.0 == row.label).unwrap().clone();
+        count(&row.label, row.residents, residents);
+        match row.participation.shown() {
+            Some(p) => {
+                assert_eq!((p.participations, p.points), (claims, Yen(points)));
+            }
+            None => assert!(residents < 5, "{}", row.label),
+        }
+    }
+    let clean = &dec.points_by_event[0];
+    assert_eq!(clean.label, "河川敷クリーン作戦");
+    assert_eq!(clean.residents.shown(), Some(7));
+    assert!(dec.points_by_event[1].participation.shown().is_none());
+    assert!(nov.points_by_event.is_empty());
+    let table = dec.table("points_event").unwrap();
+    assert_eq!(
+        table.rows[1]
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>(),
+        ["花壇づくり", "秘匿", "5未満", "秘匿"]
+    );
+    assert_eq!(
+        table.rows[0]
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>(),
+        ["河川敷クリーン作戦", "7", "7", "¥2,100"]
+    );
+    let json = serde_json::to_value(&dec).unwrap();
+    assert_eq!(json["points_by_event"][1]["residents"], "5未満");
+    assert_eq!(json["points_by_event"][1]["participation"], "秘匿");
+
     // Every output says 「5未満」 and never the small count.
     let tables = nov.tables();
     let age = tables.iter().find(|t| t.id == "age_band").unwrap();
@@ -744,13 +900,28 @@ async fn every_figure_matches_the_raw_transfers_and_small_groups_stay_hidden() {
     );
     assert!(text.contains("70代,"), "{text}");
     let res = app
+        .get(
+            "/api/v1/admin/reports/monthly.csv?month=2024-12&table=points_event",
+            Some(&viewer),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let csv = res.bytes().await.unwrap().to_vec();
+    let text = String::from_utf8(csv[3..].to_vec()).unwrap();
+    assert!(
+        text.starts_with("事業名,参加件数,参加者数,付与ポイント（円相当）\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("河川敷クリーン作戦,7,7,2100\r\n"), "{text}");
+    assert!(text.contains("花壇づくり,秘匿,5未満,秘匿\r\n"), "{text}");
+    let res = app
         .get("/api/v1/admin/reports/final.xlsx", Some(&viewer))
         .await;
     assert_eq!(res.status(), 200);
     let res = app.get("/api/v1/admin/reports/final", Some(&viewer)).await;
     assert_eq!(res.status(), 200);
 
-    // Each download is in the audit log: the monthly workbook, its CSV, the final workbook.
+    // Each download is in the audit log: the monthly workbook, its CSVs, the final workbook.
     let exports = chiiki_backend::audit::list(
         &app.db,
         &chiiki_backend::audit::Filter {
@@ -764,7 +935,7 @@ async fn every_figure_matches_the_raw_transfers_and_small_groups_stay_hidden() {
     .filter(|e| e.action.starts_with("export.report_"))
     .map(|e| e.target)
     .collect::<Vec<_>>();
-    assert_eq!(exports.len(), 3, "{exports:?}");
+    assert_eq!(exports.len(), 4, "{exports:?}");
     assert!(exports.contains(&"report:report-midori-2024-2024-11-age_band.csv".to_string()));
 
     let doc: serde_json::Value = app.get("/openapi.json", None).await.json().await.unwrap();

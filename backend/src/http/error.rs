@@ -702,7 +702,7 @@ impl From<crate::reports::ReportError> for ApiError {
             ),
             E::UnknownTable(_) => ApiError::invalid_field(
                 "table",
-                "その表はありません（summary, daily, industry, store_district, size_class, age_band, resident_district）。 / No such table.",
+                "その表はありません（summary, daily, industry, store_district, size_class, age_band, resident_district, points_event, points_age_band, points_district）。 / No such table.",
             ),
             E::Db(e) => e.into(),
             other => ApiError::internal(other),

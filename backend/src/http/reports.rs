@@ -147,7 +147,7 @@ pub async fn monthly_xlsx(
 
 #[utoipa::path(get, path = "/api/v1/admin/reports/monthly.csv", security(("bearer" = [])),
     params(("month" = String, Query, description = "YYYY-MM (JST month)"),
-           ("table" = Option<String>, Query, description = "summary (default), daily, industry, store_district, size_class, age_band, resident_district")),
+           ("table" = Option<String>, Query, description = "summary (default), daily, industry, store_district, size_class, age_band, resident_district, points_event, points_age_band, points_district")),
     responses((status = 200, description = "One table as CSV, UTF-8 with BOM", content_type = "text/csv"),
               (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn monthly_csv(
@@ -182,7 +182,7 @@ pub async fn final_xlsx(
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/reports/final.csv", security(("bearer" = [])),
-    params(("table" = Option<String>, Query, description = "summary (default), daily, industry, store_district, size_class, age_band, resident_district")),
+    params(("table" = Option<String>, Query, description = "summary (default), daily, industry, store_district, size_class, age_band, resident_district, points_event, points_age_band, points_district")),
     responses((status = 200, description = "One table as CSV, UTF-8 with BOM", content_type = "text/csv"),
               (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn final_csv(

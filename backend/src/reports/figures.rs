@@ -5,8 +5,8 @@
 
 use super::anonymity::ResidentCount;
 use super::{
-    AGE_BANDS, Balances, DayRow, Issued, Period, PointsFigures, Ratio, Report, ReportResult,
-    ResidentGroupRow, Spending, StoreGroupRow, Summary, age_band,
+    AGE_BANDS, Balances, DayRow, Issued, Participation, ParticipationRow, Period, PointsFigures,
+    Ratio, Report, ReportResult, ResidentGroupRow, Spending, StoreGroupRow, Summary, age_band,
 };
 use crate::clock::to_millis;
 use crate::db::{Db, sum};
@@ -184,6 +184,11 @@ async fn spending_cells(pool: &AnyPool, start: i64, end: i64) -> ReportResult<Ve
         .collect())
 }
 
+/// A group that cells of kind `C` are added to.
+trait Tally<C>: Default {
+    fn add(&mut self, cell: &C);
+}
+
 /// A group's spending and the residents in it.
 #[derive(Default)]
 struct Group {
@@ -191,7 +196,7 @@ struct Group {
     residents: HashSet<i64>,
 }
 
-impl Group {
+impl Tally<SpendingCell> for Group {
     fn add(&mut self, cell: &SpendingCell) {
         if cell.refund {
             self.spending.add_refund(cell.operations, cell.amount);
@@ -200,7 +205,9 @@ impl Group {
             self.residents.insert(cell.resident);
         }
     }
+}
 
+impl Group {
     fn residents(&self) -> ResidentCount {
         ResidentCount::new(self.residents.len() as i64)
     }
@@ -208,13 +215,13 @@ impl Group {
 
 /// Groups cells by `key`, keeping the order of `labels` (every label gets a row) and adding
 /// any other key met after them.
-fn group_by(
-    cells: &[SpendingCell],
+fn group_by<C, G: Tally<C>>(
+    cells: &[C],
     labels: impl IntoIterator<Item = String>,
-    key: impl Fn(&SpendingCell) -> String,
-) -> Vec<(String, Group)> {
+    key: impl Fn(&C) -> String,
+) -> Vec<(String, G)> {
     let mut order: Vec<String> = labels.into_iter().collect();
-    let mut groups: HashMap<String, Group> = HashMap::new();
+    let mut groups: HashMap<String, G> = HashMap::new();
     for cell in cells {
         let k = key(cell);
         if !order.contains(&k) {
@@ -229,6 +236,82 @@ fn group_by(
             (label, g)
         })
         .collect()
+}
+
+/// Claims of one resident at one event in the period.
+struct ClaimCell {
+    event: i64,
+    event_name: String,
+    resident: i64,
+    claims: i64,
+    points: i64,
+}
+
+async fn claim_cells(pool: &AnyPool, start: i64, end: i64) -> ReportResult<Vec<ClaimCell>> {
+    let rows = sqlx::query_as::<_, (i64, String, i64, i64, i64)>(AssertSqlSafe(format!(
+        "SELECT c.event_id, e.name, c.resident_id, COUNT(*), {}
+         FROM points_claims c JOIN points_events e ON e.id = c.event_id
+         WHERE c.created_at >= $1 AND c.created_at < $2
+         GROUP BY c.event_id, e.name, c.resident_id",
+        sum("c.points")
+    )))
+    .bind(start)
+    .bind(end)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(event, event_name, resident, claims, points)| ClaimCell {
+            event,
+            event_name,
+            resident,
+            claims,
+            points,
+        })
+        .collect())
+}
+
+/// A group's participation and the residents who took part.
+#[derive(Default)]
+struct ClaimGroup {
+    participation: Participation,
+    residents: HashSet<i64>,
+}
+
+impl Tally<ClaimCell> for ClaimGroup {
+    fn add(&mut self, cell: &ClaimCell) {
+        self.participation.participations += cell.claims;
+        self.participation.points = Yen(self.participation.points.get() + cell.points);
+        self.residents.insert(cell.resident);
+    }
+}
+
+fn participation_rows(groups: Vec<(String, ClaimGroup)>) -> Vec<ParticipationRow> {
+    groups
+        .into_iter()
+        .map(|(label, g)| {
+            let residents = ResidentCount::new(g.residents.len() as i64);
+            ParticipationRow {
+                label,
+                residents,
+                participation: residents.guard(g.participation),
+            }
+        })
+        .collect()
+}
+
+/// One row per event with claims, in the order the events were created (two events of the
+/// same name stay two rows).
+fn by_event(cells: &[ClaimCell]) -> Vec<ParticipationRow> {
+    let mut events: BTreeMap<i64, (String, ClaimGroup)> = BTreeMap::new();
+    for c in cells {
+        events
+            .entry(c.event)
+            .or_insert_with(|| (c.event_name.clone(), ClaimGroup::default()))
+            .1
+            .add(c);
+    }
+    participation_rows(events.into_values().collect())
 }
 
 struct StoreInfo {
@@ -339,7 +422,12 @@ pub(super) async fn compute(
         .filter(|c| !c.refund)
         .map(|c| c.resident)
         .collect();
-    let resident_ids: HashSet<i64> = cells.iter().map(|c| c.resident).collect();
+    let claims = claim_cells(pool, start, end).await?;
+    let resident_ids: HashSet<i64> = cells
+        .iter()
+        .map(|c| c.resident)
+        .chain(claims.iter().map(|c| c.resident))
+        .collect();
     let resident_info = residents(db, &resident_ids, period.last_day).await?;
 
     let mut total = Group::default();
@@ -428,23 +516,30 @@ pub(super) async fn compute(
             })
             .collect()
     };
-    let by_age_band = resident_rows(group_by(
-        &cells,
-        AGE_BANDS.iter().map(|s| s.to_string()),
-        |c| {
-            resident_info
-                .get(&c.resident)
-                .and_then(|r| r.band)
-                .map(|b| AGE_BANDS[b].to_string())
-                .unwrap_or_else(|| UNKNOWN.to_string())
-        },
-    ));
-    let by_resident_district = resident_rows(group_by(&cells, districts, |c| {
+    // Spending and participation group residents the same way.
+    let band_of = |resident: i64| {
         resident_info
-            .get(&c.resident)
+            .get(&resident)
+            .and_then(|r| r.band)
+            .map(|b| AGE_BANDS[b].to_string())
+            .unwrap_or_else(|| UNKNOWN.to_string())
+    };
+    let district_of = |resident: i64| {
+        resident_info
+            .get(&resident)
             .map(|r| r.district.clone())
             .unwrap_or_else(|| UNKNOWN.to_string())
+    };
+    let bands = || AGE_BANDS.iter().map(|s| s.to_string());
+    let by_age_band = resident_rows(group_by(&cells, bands(), |c| band_of(c.resident)));
+    let by_resident_district = resident_rows(group_by(&cells, districts.clone(), |c| {
+        district_of(c.resident)
     }));
+    let points_by_event = by_event(&claims);
+    let points_by_age_band =
+        participation_rows(group_by(&claims, bands(), |c| band_of(c.resident)));
+    let points_by_district =
+        participation_rows(group_by(&claims, districts, |c| district_of(c.resident)));
 
     let sets = |issued: Yen| {
         if programme.set_value.is_positive() {
@@ -487,5 +582,8 @@ pub(super) async fn compute(
         by_size_class,
         by_age_band,
         by_resident_district,
+        points_by_event,
+        points_by_age_band,
+        points_by_district,
     })
 }

@@ -203,6 +203,24 @@ pub struct ResidentGroupRow {
     pub spending: Guarded<Spending>,
 }
 
+/// Participation in community-point events: one per claim (a resident at an event, on a day
+/// for daily events), and the points those claims awarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Participation {
+    pub participations: i64,
+    pub points: Yen,
+}
+
+/// A group of participants (an event, an age band, a home district): its figures are hidden
+/// below five residents, as for [`ResidentGroupRow`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParticipationRow {
+    pub label: String,
+    /// Distinct residents who took part.
+    pub residents: ResidentCount,
+    pub participation: Guarded<Participation>,
+}
+
 /// Value credited into residents' purses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct Issued {
@@ -279,6 +297,10 @@ pub struct Report {
     pub by_size_class: Vec<StoreGroupRow>,
     pub by_age_band: Vec<ResidentGroupRow>,
     pub by_resident_district: Vec<ResidentGroupRow>,
+    /// Community-point events with claims in the period, in the order they were created.
+    pub points_by_event: Vec<ParticipationRow>,
+    pub points_by_age_band: Vec<ParticipationRow>,
+    pub points_by_district: Vec<ParticipationRow>,
 }
 
 pub type MonthlyReport = Report;

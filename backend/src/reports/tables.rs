@@ -3,7 +3,7 @@
 //! count reaches every output as text, never as its number.
 
 use super::anonymity::{Guarded, ResidentCount, group_digits};
-use super::{Ratio, Report, ResidentGroupRow, Spending, StoreGroupRow};
+use super::{ParticipationRow, Ratio, Report, ResidentGroupRow, Spending, StoreGroupRow};
 use chiiki_core::Yen;
 use chiiki_core::time::format_date;
 
@@ -96,7 +96,7 @@ pub struct Table {
 }
 
 /// Every table, in the order the report prints them.
-pub const TABLE_IDS: [&str; 7] = [
+pub const TABLE_IDS: [&str; 10] = [
     "summary",
     "daily",
     "industry",
@@ -104,6 +104,9 @@ pub const TABLE_IDS: [&str; 7] = [
     "size_class",
     "age_band",
     "resident_district",
+    "points_event",
+    "points_age_band",
+    "points_district",
 ];
 
 const SPENDING_HEADERS: [&str; 6] = [
@@ -182,6 +185,39 @@ fn resident_table(
             })
             .collect(),
         chart_column: Some(5),
+    }
+}
+
+/// Participation in community-point events: a group of fewer than five residents shows
+/// 「5未満」 and 「秘匿」, as the spending of residents' groups does.
+fn participation_table(
+    id: &'static str,
+    title: &'static str,
+    first: &'static str,
+    rows: &[ParticipationRow],
+) -> Table {
+    Table {
+        id,
+        title,
+        headers: vec![first, "参加件数", "参加者数", "付与ポイント（円相当）"],
+        rows: rows
+            .iter()
+            .map(|r| match r.participation.shown() {
+                Some(p) => vec![
+                    Cell::Text(r.label.clone()),
+                    p.participations.into(),
+                    r.residents.into(),
+                    p.points.into(),
+                ],
+                None => vec![
+                    Cell::Text(r.label.clone()),
+                    Cell::Hidden(super::SUPPRESSED),
+                    r.residents.into(),
+                    Cell::Hidden(super::SUPPRESSED),
+                ],
+            })
+            .collect(),
+        chart_column: Some(1),
     }
 }
 
@@ -289,6 +325,24 @@ impl Report {
                 "居住地区別",
                 "居住地区",
                 &self.by_resident_district,
+            ),
+            participation_table(
+                "points_event",
+                "ポイント事業 参加状況 事業別",
+                "事業名",
+                &self.points_by_event,
+            ),
+            participation_table(
+                "points_age_band",
+                "ポイント事業 参加状況 年代別",
+                "年代",
+                &self.points_by_age_band,
+            ),
+            participation_table(
+                "points_district",
+                "ポイント事業 参加状況 居住地区別",
+                "居住地区",
+                &self.points_by_district,
             ),
         ]
     }
