@@ -579,8 +579,8 @@ pub async fn expire_issue(
     batch: i64,
     now: DateTime<Utc>,
 ) -> LedgerResult<ExpiredBatch> {
-    let purses = sqlx::query_as::<_, (i64, i64)>(
-        "SELECT id, owner_id FROM accounts
+    let purses = sqlx::query_as::<_, (i64, i64, String)>(
+        "SELECT id, owner_id, issue FROM accounts
          WHERE kind = 'resident_premium' AND issue = $1 AND expires_at <= $2 AND balance > 0
          ORDER BY id LIMIT $3",
     )
@@ -593,41 +593,15 @@ pub async fn expire_issue(
         return Ok(ExpiredBatch::default());
     }
     let expired = account(tx, AccountKind::Expired, 0, issue, None, now).await?;
-    let mut done = ExpiredBatch::default();
-    for (purse_id, resident_id) in purses {
-        lock_resident(tx, resident_id).await?;
-        // Read under the resident's lock: a refund landing meanwhile is moved too.
-        let balance = sqlx::query_scalar::<_, i64>("SELECT balance FROM accounts WHERE id = $1")
-            .bind(purse_id)
-            .fetch_one(&mut **tx)
-            .await?;
-        let amount = Yen(balance);
-        if !amount.is_positive() {
-            continue;
-        }
-        let op = insert_operation(
-            tx,
-            NewOperation {
-                kind: "expiry",
-                resident_id: Some(resident_id),
-                store_id: None,
-                amount,
-                parent_id: None,
-                actor,
-                detail: serde_json::json!({ "issue": issue }),
-                now,
-            },
-        )
-        .await?;
-        let purse = Account {
-            id: purse_id,
-            kind: AccountKind::ResidentPremium,
-        };
-        transfer(tx, op, purse, expired, amount, None, now).await?;
-        done.purses += 1;
-        done.amount = Yen(done.amount.get() + amount.get());
-    }
-    Ok(done)
+    move_to_expired(
+        tx,
+        AccountKind::ResidentPremium,
+        purses,
+        expired,
+        actor,
+        now,
+    )
+    .await
 }
 
 /// Moves what is left in up to `batch` points purses whose expiry has passed to the points'
@@ -652,9 +626,23 @@ pub async fn expire_points(
         return Ok(ExpiredBatch::default());
     }
     let expired = account(tx, AccountKind::Expired, 0, POINTS_EXPIRED_ISSUE, None, now).await?;
+    move_to_expired(tx, AccountKind::ResidentPoints, purses, expired, actor, now).await
+}
+
+/// The expiry of each selected purse (`id, owner, issue`) of `kind`: what is left moves to
+/// `expired` in one `expiry` operation per purse, so the resident's history shows it.
+async fn move_to_expired(
+    tx: &mut Tx,
+    kind: AccountKind,
+    purses: Vec<(i64, i64, String)>,
+    expired: Account,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> LedgerResult<ExpiredBatch> {
     let mut done = ExpiredBatch::default();
     for (purse_id, resident_id, issue) in purses {
         lock_resident(tx, resident_id).await?;
+        // Read under the resident's lock: a refund landing meanwhile is moved too.
         let balance = sqlx::query_scalar::<_, i64>("SELECT balance FROM accounts WHERE id = $1")
             .bind(purse_id)
             .fetch_one(&mut **tx)
@@ -677,10 +665,7 @@ pub async fn expire_points(
             },
         )
         .await?;
-        let purse = Account {
-            id: purse_id,
-            kind: AccountKind::ResidentPoints,
-        };
+        let purse = Account { id: purse_id, kind };
         transfer(tx, op, purse, expired, amount, None, now).await?;
         done.purses += 1;
         done.amount = Yen(done.amount.get() + amount.get());
