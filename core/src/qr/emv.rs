@@ -253,10 +253,25 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const VECTORS: &str = concat!(
+    /// The public vectors as shipped in `../shared/vectors` beside the repository.
+    const SHARED_VECTORS: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../shared/vectors/emv-mpm.tsv"
     );
+    /// The same file kept in the repository, so that a clone on its own runs the tests.
+    const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/emv-mpm.tsv");
+
+    #[test]
+    fn the_kept_vectors_are_the_shared_ones() {
+        // Only checkable where shared/ sits beside the clone.
+        if let Ok(shared) = std::fs::read_to_string(SHARED_VECTORS) {
+            let kept = std::fs::read_to_string(VECTORS).expect("kept vectors");
+            assert_eq!(
+                kept, shared,
+                "core/tests/vectors/emv-mpm.tsv differs from {SHARED_VECTORS}"
+            );
+        }
+    }
 
     struct Vector {
         name: String,
@@ -265,9 +280,8 @@ mod tests {
     }
 
     fn vectors() -> Vec<Vector> {
-        let text = std::fs::read_to_string(VECTORS).unwrap_or_else(|e| {
-            panic!("cannot read the public EMV vectors at {VECTORS} (shared/ must sit beside the repository): {e}")
-        });
+        let text = std::fs::read_to_string(VECTORS)
+            .unwrap_or_else(|e| panic!("cannot read the public EMV vectors at {VECTORS} : {e}"));
         let vectors: Vec<Vector> = text
             .lines()
             .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
