@@ -196,6 +196,8 @@ async fn pages_need_a_signed_in_staff_member() {
         "/console/residents",
         "/console/stores",
         "/console/sale",
+        "/console/points",
+        "/console/points/1",
         "/console/payments",
         "/console/settlement",
         "/console/reports",
@@ -218,9 +220,12 @@ async fn every_page_renders_for_a_viewer() {
     let app = spawn_app().await;
     let admin = app.staff("admin", Role::Administrator).await;
     let store = pending_store(&app, &admin).await;
+    let event = points_event(&app, &admin).await;
     let mut viewer = signed_in(&app, "viewer", Role::Viewer).await;
     for path in [
         "/console/dashboard".to_string(),
+        "/console/points".to_string(),
+        format!("/console/points/{}", event.id),
         "/console/residents?kind=kana&q=%E3%83%9F%E3%83%89%E3%83%AA".to_string(),
         "/console/stores".to_string(),
         format!("/console/stores/{store}"),
@@ -254,6 +259,8 @@ async fn a_viewer_cannot_change_anything() {
     let res = app.pay(&token, "pay-1", shop.id, 1200, "1234").await;
     assert_eq!(res.status(), 201);
     let payment: PaymentReceipt = res.json().await.unwrap();
+    let event = points_event(&app, &admin).await;
+    let event_form = event_fields("変えられてはいけない", "100");
 
     let mut viewer = signed_in(&app, "viewer", Role::Viewer).await;
     // A valid token of the viewer's own session: only the role stops these.
@@ -281,6 +288,9 @@ async fn a_viewer_cannot_change_anything() {
             "/console/settlement/close".to_string(),
             vec![("period", "2024-11")],
         ),
+        ("/console/points".to_string(), event_form.clone()),
+        (format!("/console/points/{}", event.id), event_form),
+        (format!("/console/points/{}/printed-code", event.id), vec![]),
     ];
     for (path, fields) in attempts {
         let mut fields = fields;
@@ -295,6 +305,23 @@ async fn a_viewer_cannot_change_anything() {
         .await
         .unwrap();
     assert_eq!(refunded, 0);
+    let events: Vec<PointsEvent> = app
+        .get(paths::ADMIN_POINTS_EVENTS, Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(events, vec![event], "no event created or changed");
+    let points_actions: Vec<String> = actions(&app)
+        .await
+        .into_iter()
+        .filter(|a| a.starts_with("points."))
+        .collect();
+    assert_eq!(
+        points_actions,
+        vec!["points.event_create".to_string()],
+        "only the API's own creation is audited"
+    );
     // The transfer file holds bank accounts: not for viewers either.
     let page = viewer.get("/console/settlement/2024-11/zengin").await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
@@ -854,4 +881,257 @@ async fn a_viewer_cannot_record_a_winners_counter_payment() {
             .await
             .contains(&"sale.counter_payment".to_string())
     );
+}
+
+/// A points event defined over the admin API, inside Midori's usage window.
+async fn points_event(app: &TestApp, admin: &str) -> PointsEvent {
+    let spec = PointsEventSpec {
+        name: "朝のラジオ体操".into(),
+        place: "鹿の川沼公園".into(),
+        description: String::new(),
+        points: Yen(10),
+        starts_at: common::in_usage() - chrono::Duration::days(1),
+        ends_at: common::in_usage() + chrono::Duration::days(10),
+        capacity: Some(100),
+        frequency: PointsFrequency::Daily,
+    };
+    let res = app
+        .post(paths::ADMIN_POINTS_EVENTS, Some(admin), None, &spec)
+        .await;
+    assert_eq!(res.status(), 201);
+    res.json().await.unwrap()
+}
+
+/// The console's event form as a browser sends it (JST wall-clock times).
+fn event_fields<'a>(name: &'a str, points: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("name", name),
+        ("place", "大間々町 高津戸峡 河川敷"),
+        ("description", "ごみ袋と軍手は受付でお渡しします。"),
+        ("points", points),
+        ("starts_at", "2024-12-01T09:00"),
+        ("ends_at", "2024-12-01T17:00"),
+        ("capacity", "2"),
+        ("frequency", "once"),
+    ]
+}
+
+fn with_csrf<'a>(mut fields: Vec<(&'a str, &'a str)>, csrf: &'a str) -> Vec<(&'a str, &'a str)> {
+    fields.push(("csrf", csrf));
+    fields
+}
+
+async fn console_events(app: &TestApp, admin: &str) -> Vec<PointsEvent> {
+    let res = app.get(paths::ADMIN_POINTS_EVENTS, Some(admin)).await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_operator_defines_and_changes_a_points_event_in_the_console() {
+    let app = spawn_app().await;
+    let admin = app.staff("admin", Role::Administrator).await;
+    let mut operator = signed_in(&app, "operator", Role::Operator).await;
+    let list = operator.get("/console/points").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(
+        list.body.contains("イベントはまだありません"),
+        "{}",
+        list.body
+    );
+    let csrf = list.csrf();
+
+    // A form that does not pass comes back with what was typed and why; nothing is stored.
+    let mut bad = event_fields("河川敷クリーン作戦", "100");
+    bad[5] = ("ends_at", "2024-12-01T08:00");
+    let page = operator
+        .post("/console/points", &with_csrf(bad, &csrf))
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.body.contains("終了: 終了は開始より後にしてください。"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("ごみ袋と軍手は受付でお渡しします。"),
+        "kept as typed"
+    );
+    for (field, value, says) in [
+        ("points", "百", "ポイント数を半角数字で"),
+        ("points", "0", "ポイント数: 1〜10000ポイント"),
+        ("starts_at", "12/1 9時", "開始: 日時を"),
+        ("capacity", "-1", "定員: 定員は1人以上"),
+        ("frequency", "weekly", "参加の回数を選んで"),
+        ("name", " ", "イベント名: 100文字以内"),
+    ] {
+        let mut fields: Vec<(&str, &str)> = event_fields("河川敷クリーン作戦", "100")
+            .into_iter()
+            .filter(|(k, _)| *k != field)
+            .collect();
+        fields.push((field, value));
+        let page = operator
+            .post("/console/points", &with_csrf(fields, &csrf))
+            .await;
+        assert_eq!(
+            page.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}={value}"
+        );
+        assert!(page.body.contains(says), "{field}={value}: {}", page.body);
+    }
+    assert!(console_events(&app, &admin).await.is_empty());
+
+    // Defined: 09:00–17:00 JST is 00:00–08:00 UTC.
+    let page = operator
+        .post(
+            "/console/points",
+            &with_csrf(event_fields("河川敷クリーン作戦", "100"), &csrf),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let events = console_events(&app, &admin).await;
+    assert_eq!(events.len(), 1);
+    let event = events[0].clone();
+    assert_eq!(
+        page.location(),
+        format!("/console/points/{}?done=created", event.id)
+    );
+    assert_eq!(event.name, "河川敷クリーン作戦");
+    assert_eq!(event.points, Yen(100));
+    assert_eq!(event.starts_at.to_rfc3339(), "2024-12-01T00:00:00+00:00");
+    assert_eq!(event.ends_at.to_rfc3339(), "2024-12-01T08:00:00+00:00");
+    assert_eq!(event.capacity, Some(2));
+    assert_eq!(event.frequency, PointsFrequency::Once);
+
+    // Its page shows it in JST, links the venue screen and holds the form as it was typed.
+    let shown = operator.get(page.location()).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(shown.body.contains("イベントを登録しました"));
+    assert!(
+        shown
+            .body
+            .contains("2024年12月1日 09:00 〜 2024年12月1日 17:00"),
+        "{}",
+        shown.body
+    );
+    assert!(
+        shown
+            .body
+            .contains(&format!("href=\"{}\"", event.venue_path))
+    );
+    assert!(shown.body.contains("value=\"2024-12-01T09:00\""));
+    let venue = app.get(&event.venue_path, None).await;
+    assert_eq!(venue.status(), 200);
+    assert!(venue.text().await.unwrap().contains("河川敷クリーン作戦"));
+
+    // Changed: one more place, another capacity; the list shows the new figures.
+    let mut changed = event_fields("河川敷クリーン作戦（秋）", "120");
+    changed[6] = ("capacity", "");
+    let page = operator
+        .post(
+            &format!("/console/points/{}", event.id),
+            &with_csrf(changed, &csrf),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(
+        page.location(),
+        format!("/console/points/{}?done=changed", event.id)
+    );
+    let after = console_events(&app, &admin).await;
+    assert_eq!(after[0].name, "河川敷クリーン作戦（秋）");
+    assert_eq!(after[0].points, Yen(120));
+    assert_eq!(after[0].capacity, None);
+    let list = operator.get("/console/points").await;
+    assert!(list.body.contains("河川敷クリーン作戦（秋）"));
+    assert!(list.body.contains("なし"), "no capacity");
+    // An unknown event is not found, for reading and for changing.
+    assert_eq!(
+        operator.get("/console/points/999999").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let page = operator
+        .post(
+            "/console/points/999999",
+            &with_csrf(event_fields("x", "1"), &csrf),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+
+    let entries: Vec<audit::Entry> = audit::all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action.starts_with("points."))
+        .collect();
+    let names: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(names, ["points.event_create", "points.event_update"]);
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.target == format!("points_event:{}", event.id))
+    );
+    assert!(entries[1].detail.contains("河川敷クリーン作戦（秋）"));
+    assert_eq!(audit::verify(&app.db).await.unwrap().problems, vec![]);
+}
+
+#[tokio::test]
+async fn a_printed_code_from_the_console_earns_points_and_is_on_record() {
+    let app = spawn_app().await;
+    let admin = app.staff("admin", Role::Administrator).await;
+    let event = points_event(&app, &admin).await;
+    let (_, token) = app.resident("09011110005").await;
+    let mut operator = signed_in(&app, "operator", Role::Operator).await;
+    let shown = operator.get(&format!("/console/points/{}", event.id)).await;
+    // Asking for it is a form (it is audited), never a link that a GET would follow.
+    assert!(
+        !shown
+            .body
+            .contains(&format!("href=\"/console/points/{}/printed-code", event.id))
+    );
+    let csrf = shown.csrf();
+    let page = operator
+        .post(
+            &format!("/console/points/{}/printed-code", event.id),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("<svg"), "the code to print");
+    assert!(page.body.contains("参加で <strong>10ポイント</strong>"));
+    let marker = "id=\"printed-payload\">";
+    let start = page.body.find(marker).unwrap() + marker.len();
+    let end = page.body[start..].find('<').unwrap() + start;
+    let payload = page.body[start..end].to_string();
+    assert!(payload.starts_with("CKE:"), "{payload}");
+
+    // The code on the paper is the city's: a resident who scans it earns the event's points.
+    let res = app
+        .post(
+            paths::ME_POINTS_CLAIMS,
+            Some(&token),
+            Some("claim-printed-1"),
+            &PointsClaimRequest { payload },
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        201,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let receipt: PointsClaimReceipt = res.json().await.unwrap();
+    assert_eq!(receipt.points, Yen(10));
+
+    let printed: Vec<audit::Entry> = audit::all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "points.printed_code")
+        .collect();
+    assert_eq!(printed.len(), 1);
+    assert_eq!(printed[0].target, format!("points_event:{}", event.id));
+    assert!(printed[0].actor.starts_with("staff:"));
+    app.check_ledger().await;
 }

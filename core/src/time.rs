@@ -1,6 +1,6 @@
 //! Time for people: storage and the wire are UTC; what residents read is JST (UTC+9, no DST).
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 
 /// Japan Standard Time, UTC+9 all year.
 pub fn jst() -> FixedOffset {
@@ -45,6 +45,31 @@ pub fn format_jst_datetime(at: DateTime<Utc>) -> String {
     )
 }
 
+/// A JST wall-clock time as an HTML `datetime-local` field holds it: `2025-02-28T23:59`.
+pub fn format_jst_datetime_local(at: DateTime<Utc>) -> String {
+    at.with_timezone(&jst())
+        .format("%Y-%m-%dT%H:%M")
+        .to_string()
+}
+
+/// Reads a JST wall-clock time typed into a `datetime-local` field (`2025-02-28T23:59`,
+/// seconds optional; a space instead of the `T` is accepted too). `None` when it is not one.
+pub fn parse_jst_datetime_local(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    let local = [
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d %H:%M:%S",
+    ]
+    .iter()
+    .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())?;
+    jst()
+        .from_local_datetime(&local)
+        .single()
+        .map(|at| at.with_timezone(&Utc))
+}
+
 /// The Japanese era year as the city's documents write it: `令和7年` (2025), `令和元年` (2019).
 pub fn format_era_year(date: NaiveDate) -> String {
     let reiwa_start = NaiveDate::from_ymd_opt(2019, 5, 1).expect("valid date");
@@ -84,6 +109,31 @@ mod tests {
         // 15:00 UTC is already the next day in Japan.
         let at = Utc.with_ymd_and_hms(2025, 2, 28, 15, 0, 0).unwrap();
         assert_eq!(format_jst_date(at), "2025年3月1日");
+    }
+
+    #[test]
+    fn form_times_are_jst_wall_clock_times() {
+        let at = parse_jst_datetime_local("2024-12-01T09:30").unwrap();
+        assert_eq!(at.to_rfc3339(), "2024-12-01T00:30:00+00:00");
+        assert_eq!(format_jst_datetime_local(at), "2024-12-01T09:30");
+        assert_eq!(
+            parse_jst_datetime_local(" 2024-12-01 09:30:15 ")
+                .unwrap()
+                .second(),
+            15
+        );
+        // Just after midnight in Japan is still the day before in UTC.
+        let at = parse_jst_datetime_local("2025-03-01T00:10").unwrap();
+        assert_eq!(at.to_rfc3339(), "2025-02-28T15:10:00+00:00");
+        for bad in [
+            "",
+            "2024-12-01",
+            "2024-13-01T09:00",
+            "2024-12-01T25:00",
+            "明日の朝",
+        ] {
+            assert_eq!(parse_jst_datetime_local(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

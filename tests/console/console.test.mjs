@@ -1,8 +1,8 @@
 // The staff console end to end, in real headless Chromium (Debian's `chromium`, driven by
 // playwright-core) against a real `chiiki demo --lottery-pending` on a free local port: sign
 // in, approve a store, run the lottery, refund a payment, download the monthly Excel and read
-// it back, a viewer refused, a forged form refused. A screenshot of each page lands in
-// docs/console/.
+// it back, define a points event and open its venue and printed codes, a viewer refused, a
+// forged form refused. A screenshot of each page lands in docs/console/.
 //
 //   CHIIKI_BIN=target/debug/chiiki npm test      (from tests/console, after npm ci)
 
@@ -202,6 +202,55 @@ test('an administrator runs the programme from the console', async () => {
     maxRedirects: 0,
   });
   assert.equal(forged.status(), 403);
+  await context.close();
+});
+
+test('an operator defines a points event and opens its codes', async () => {
+  const { context, page } = await signIn('operator', 'chiiki-demo-operator');
+  await page.goto(`${base}/console/points`);
+  assert.match(await page.textContent('#points-events'), /朝のラジオ体操/);
+  await shot(page, 'points');
+
+  // The form takes Japan's wall-clock time; the event runs from an hour ago until tomorrow.
+  const jst = (ms) => new Date(ms + 9 * 3600 * 1000).toISOString().slice(0, 16);
+  await page.fill('#event-form input[name=name]', '笠懸町 花いっぱい運動');
+  await page.fill('#event-form input[name=place]', '笠懸公民館');
+  await page.fill('#event-form textarea[name=description]', '花壇の植え付けに参加した方に付与します。');
+  await page.fill('#event-form input[name=points]', '150');
+  await page.fill('#event-form input[name=starts_at]', jst(Date.now() - 3600 * 1000));
+  await page.fill('#event-form input[name=ends_at]', jst(Date.now() + 24 * 3600 * 1000));
+  await page.fill('#event-form input[name=capacity]', '40');
+  await Promise.all([page.waitForURL(/done=created/), page.click('#event-submit')]);
+  assert.equal((await page.textContent('#event-name')).trim(), '笠懸町 花いっぱい運動');
+  assert.match(await page.textContent('#event-capacity'), /40/);
+  await shot(page, 'points-event');
+
+  // A refused change says why, in Japanese, and keeps what was typed.
+  await page.fill('#event-form input[name=points]', '0');
+  await Promise.all([page.waitForLoadState('load'), page.click('#event-submit')]);
+  assert.match(await page.textContent('#event-form-error'), /ポイント/);
+  assert.equal(await page.inputValue('#event-form input[name=points]'), '0');
+
+  // The venue's tablet shows the rotating code the app scans.
+  await page.goto(page.url().replace(/\?.*$/, ''));
+  const venueHref = await page.getAttribute('#venue-link', 'href');
+  const venue = await context.newPage();
+  await venue.goto(`${base}${venueHref}`);
+  await venue.waitForSelector('#code svg');
+  assert.match(await venue.textContent('h1'), /花いっぱい運動/);
+  await shot(venue, 'venue');
+  await venue.close();
+
+  // The printed code for a poster: a printable page, and on record.
+  await Promise.all([page.waitForLoadState('load'), page.click('#printed-code')]);
+  assert.equal(await page.locator('#printed svg').count(), 1);
+  assert.match(await page.textContent('#printed-payload'), /\S{20,}/);
+  await shot(page, 'points-printed');
+  await page.goto(`${base}/console/audit`);
+  const log = await page.textContent('main');
+  for (const action of ['points.event_create', 'points.printed_code']) {
+    assert.ok(log.includes(action), action);
+  }
   await context.close();
 });
 

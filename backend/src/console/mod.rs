@@ -11,6 +11,7 @@
 mod audit_page;
 mod dashboard;
 mod payments;
+mod points;
 mod reports;
 mod residents;
 mod sale;
@@ -47,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .merge(residents::routes())
         .merge(stores::routes())
         .merge(sale::routes())
+        .merge(points::routes())
         .merge(payments::routes())
         .merge(settlement::routes())
         .merge(reports::routes())
@@ -217,6 +219,25 @@ impl<T: DeserializeOwned + Default + Send> FromRequestParts<AppState> for Params
 /// A form's CSRF field.
 pub trait CsrfField {
     fn csrf(&self) -> &str;
+}
+
+/// A form with nothing but its CSRF token: a button that does one thing.
+#[derive(serde::Deserialize)]
+pub struct PlainForm {
+    csrf: String,
+}
+
+impl CsrfField for PlainForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// `?done=…` after a change redirects back: which flash message to show.
+#[derive(serde::Deserialize, Default)]
+pub struct DoneQuery {
+    #[serde(default)]
+    pub done: Option<String>,
 }
 
 /// A submitted form that may change something: from a signed-in operator or administrator,

@@ -6,7 +6,9 @@
 //! envelope the city's rules ask for) and types it back to draw. The server never stores it
 //! before the draw, so nobody can draw early or try seeds.
 
-use super::{Change, Chrome, CsrfField, PageResult, Params, Staff, jst, page, see_other, yen};
+use super::{
+    Change, Chrome, CsrfField, PageResult, Params, PlainForm, Staff, jst, page, see_other, yen,
+};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::sale::applications::SetCount;
@@ -192,17 +194,6 @@ async fn render(
         unpaid_resident: resident.map(|r| r.to_string()).unwrap_or_default(),
         summary,
     })
-}
-
-#[derive(Deserialize)]
-pub struct PlainForm {
-    csrf: String,
-}
-
-impl CsrfField for PlainForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
 }
 
 async fn commit(

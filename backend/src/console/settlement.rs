@@ -2,7 +2,9 @@
 //! and marking transfers paid or returned by the bank. The same domain functions as the admin
 //! API (`settlement::*`), with the audit entry in the transaction that marks.
 
-use super::{Change, Chrome, CsrfField, PageResult, Params, Staff, download, page, see_other, yen};
+use super::{
+    Change, Chrome, CsrfField, DoneQuery, PageResult, Params, Staff, download, page, see_other, yen,
+};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::settlement::{self, statement};
@@ -39,12 +41,6 @@ pub struct Cycle {
 struct ListPage {
     chrome: Chrome,
     cycles: Vec<Cycle>,
-}
-
-#[derive(Deserialize, Default)]
-pub struct DoneQuery {
-    #[serde(default)]
-    done: Option<String>,
 }
 
 fn flash(done: Option<&str>) -> Option<&'static str> {

@@ -3,7 +3,6 @@
 //! parse, check who asks and call `crate::points`.
 
 use super::AppState;
-use super::admin::audit;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, Auth, ClientIp, IdempotencyHeader};
 use super::idempotent::{self, TxFuture};
@@ -159,12 +158,15 @@ pub async fn create_event(
     require_operator(&who)?;
     let spec = events::EventSpec::parse(&req, &state.programme.points)?;
     let now = state.clock.now();
-    let event = events::create(&state.db, &state.programme.id, &spec, &who.actor(), now).await?;
-    let entry = audit(&who, &ip, "points.event_create")
-        .target(format!("points_event:{}", event.id))
-        .detail(spec_detail(&spec));
-    crate::audit::record_after(&state.db, entry, now).await;
-    tracing::info!(target: crate::ops::logs::CHANGE, staff = who.id, event_id = event.id, "points event created");
+    let event = events::create_audited(
+        &state.db,
+        &state.programme.id,
+        &spec,
+        &who.actor(),
+        &ip,
+        now,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(event.view(state.db.vault()))))
 }
 
@@ -182,12 +184,16 @@ pub async fn update_event(
     require_operator(&who)?;
     let spec = events::EventSpec::parse(&req, &state.programme.points)?;
     let now = state.clock.now();
-    let event = events::update(&state.db, &state.programme.id, id, &spec, now).await?;
-    let entry = audit(&who, &ip, "points.event_update")
-        .target(format!("points_event:{id}"))
-        .detail(spec_detail(&spec));
-    crate::audit::record_after(&state.db, entry, now).await;
-    tracing::info!(target: crate::ops::logs::CHANGE, staff = who.id, event_id = id, "points event changed");
+    let event = events::update_audited(
+        &state.db,
+        &state.programme.id,
+        id,
+        &spec,
+        &who.actor(),
+        &ip,
+        now,
+    )
+    .await?;
     Ok(Json(event.view(state.db.vault())))
 }
 
@@ -202,27 +208,9 @@ pub async fn printed_code(
 ) -> Result<Json<EventCode>, ApiError> {
     require_operator(&who)?;
     let event = events::get(state.db.reader(), &state.programme.id, id).await?;
-    let code = codes::printed(state.db.vault(), &event)?;
-    // A printed code lets anyone holding the paper claim; who took one is on record.
-    let entry = audit(&who, &ip, "points.printed_code")
-        .target(format!("points_event:{id}"))
-        .detail(serde_json::json!({ "valid_until": code.valid_until }));
-    crate::audit::record_after(&state.db, entry, state.clock.now()).await;
-    tracing::info!(target: crate::ops::logs::OPERATION, staff = who.id, event_id = id, "printed points code issued");
+    let code =
+        codes::printed_audited(&state.db, &event, &who.actor(), &ip, state.clock.now()).await?;
     Ok(Json(code))
-}
-
-/// What an event's audit entry records of its definition.
-fn spec_detail(spec: &events::EventSpec) -> serde_json::Value {
-    serde_json::json!({
-        "name": spec.name,
-        "place": spec.place,
-        "points": spec.points.get(),
-        "starts_at": spec.starts_at,
-        "ends_at": spec.ends_at,
-        "capacity": spec.capacity,
-        "frequency": spec.frequency.as_str(),
-    })
 }
 
 /// The venue key in the path must match the event's: otherwise "not found", as for a

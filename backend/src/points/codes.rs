@@ -85,6 +85,24 @@ pub fn printed(vault: &Vault, event: &StoredEvent) -> PointsResult<EventCode> {
     shown(event.id, EventCodeKind::Printed, &token, payload)
 }
 
+/// A printed code taken by a staff member: anyone holding the paper can claim, so who took
+/// one, and for which window, is on record (audit log and operation log).
+pub async fn printed_audited(
+    db: &crate::db::Db,
+    event: &StoredEvent,
+    actor: &str,
+    ip: &str,
+    now: DateTime<Utc>,
+) -> PointsResult<EventCode> {
+    let code = printed(db.vault(), event)?;
+    let entry = crate::audit::Action::new(actor, ip, "points.printed_code")
+        .target(format!("points_event:{}", event.id))
+        .detail(serde_json::json!({ "valid_until": code.valid_until }));
+    crate::audit::record_after(db, entry, now).await;
+    tracing::info!(target: crate::ops::logs::OPERATION, actor, event_id = event.id, "printed points code issued");
+    Ok(code)
+}
+
 /// Checks a scanned payload up to (not including) the event's own rules, which need the
 /// database. Returns the event it names.
 pub fn check(

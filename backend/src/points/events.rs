@@ -2,6 +2,7 @@
 //! and changed. A change never touches points already awarded.
 
 use super::{PointsError, PointsResult, PointsRules};
+use crate::audit::Action;
 use crate::clock::{from_millis, to_millis};
 use crate::db::Db;
 use crate::vault::Vault;
@@ -66,6 +67,21 @@ impl EventSpec {
             ends_at: spec.ends_at,
             capacity: spec.capacity,
             frequency: spec.frequency,
+        })
+    }
+}
+
+impl EventSpec {
+    /// What an event's audit entry records of its definition.
+    pub fn audit_detail(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "place": self.place,
+            "points": self.points.get(),
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "capacity": self.capacity,
+            "frequency": self.frequency.as_str(),
         })
     }
 }
@@ -204,6 +220,44 @@ pub async fn create(
     .fetch_one(db.writer())
     .await?;
     get(db.writer(), programme_id, id).await
+}
+
+/// A staff member defines an event (over the API or in the console): stored, then written to
+/// the audit log and the change log.
+pub async fn create_audited(
+    db: &Db,
+    programme_id: &str,
+    spec: &EventSpec,
+    actor: &str,
+    ip: &str,
+    now: DateTime<Utc>,
+) -> PointsResult<StoredEvent> {
+    let event = create(db, programme_id, spec, actor, now).await?;
+    let entry = Action::new(actor, ip, "points.event_create")
+        .target(format!("points_event:{}", event.id))
+        .detail(spec.audit_detail());
+    crate::audit::record_after(db, entry, now).await;
+    tracing::info!(target: crate::ops::logs::CHANGE, actor, event_id = event.id, "points event created");
+    Ok(event)
+}
+
+/// A staff member changes an event: [`update`], then the audit log and the change log.
+pub async fn update_audited(
+    db: &Db,
+    programme_id: &str,
+    id: i64,
+    spec: &EventSpec,
+    actor: &str,
+    ip: &str,
+    now: DateTime<Utc>,
+) -> PointsResult<StoredEvent> {
+    let event = update(db, programme_id, id, spec, now).await?;
+    let entry = Action::new(actor, ip, "points.event_update")
+        .target(format!("points_event:{id}"))
+        .detail(spec.audit_detail());
+    crate::audit::record_after(db, entry, now).await;
+    tracing::info!(target: crate::ops::logs::CHANGE, actor, event_id = id, "points event changed");
+    Ok(event)
 }
 
 /// Changes an event. Claims already made stay as they were (and keep counting against a
