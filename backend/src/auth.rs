@@ -3,7 +3,7 @@
 //! the SHA-256 of its bearer token; payment PINs with lockout after repeated failures.
 
 use crate::clock::{from_millis, to_millis};
-use crate::crypto::{self, CryptoError, HashCost};
+use crate::crypto::{self, CryptoError, HashCost, PinMatch};
 use crate::db::{Db, Tx, is_unique_violation};
 use chiiki_core::protocol::{Role, SessionCreated};
 use chrono::{DateTime, Duration, Utc};
@@ -460,28 +460,49 @@ pub async fn check_pin(
     policy: PinPolicy,
     now: DateTime<Utc>,
 ) -> Result<(), AuthError> {
-    let (stored, locked_until) = sqlx::query_as::<_, (String, Option<i64>)>(
-        "SELECT pin_hash, pin_locked_until FROM residents WHERE id = $1",
+    // A committed read is enough: the failure count itself moves in one atomic UPDATE below.
+    let (stored, failures, locked_until) = sqlx::query_as::<_, (String, i64, Option<i64>)>(
+        "SELECT pin_hash, pin_failures, pin_locked_until FROM residents WHERE id = $1",
     )
     .bind(resident_id)
-    .fetch_optional(db.writer())
+    .fetch_optional(db.reader())
     .await?
     .ok_or(AuthError::Unauthorized)?;
     if let Some(until) = locked_until.map(from_millis).filter(|until| *until > now) {
         return Err(AuthError::PinLocked { until });
     }
     let pepper = db.vault().pin_pepper();
-    let pin = pin.to_string();
-    let matches = crypto::hashing(move || crypto::verify_pin(&pin, &pepper, &stored)).await?;
-    if matches {
-        sqlx::query(
-            "UPDATE residents SET pin_failures = 0, pin_locked_until = NULL
-             WHERE id = $1 AND (pin_failures <> 0 OR pin_locked_until IS NOT NULL)",
-        )
-        .bind(resident_id)
-        .execute(db.writer())
-        .await?;
-        return Ok(());
+    let checked = if crypto::pin_hash_is_slow(&stored) {
+        let (pin, stored) = (pin.to_string(), stored.clone());
+        crypto::hashing(move || crypto::verify_pin(&pin, &pepper, &stored)).await?
+    } else {
+        crypto::verify_pin(pin, &pepper, &stored)
+    };
+    match checked {
+        PinMatch::Yes if failures == 0 && locked_until.is_none() => return Ok(()),
+        PinMatch::Yes => {
+            sqlx::query(
+                "UPDATE residents SET pin_failures = 0, pin_locked_until = NULL WHERE id = $1",
+            )
+            .bind(resident_id)
+            .execute(db.writer())
+            .await?;
+            return Ok(());
+        }
+        PinMatch::YesRehash => {
+            // Move the row to the keyed hash (ADR 0005), unless it changed meanwhile.
+            sqlx::query(
+                "UPDATE residents SET pin_hash = $1, pin_failures = 0, pin_locked_until = NULL
+                 WHERE id = $2 AND pin_hash = $3",
+            )
+            .bind(crypto::hash_pin(pin, &pepper)?)
+            .bind(resident_id)
+            .bind(&stored)
+            .execute(db.writer())
+            .await?;
+            return Ok(());
+        }
+        PinMatch::No => {}
     }
     let failures = sqlx::query_scalar::<_, i64>(
         "UPDATE residents SET pin_failures = pin_failures + 1 WHERE id = $1 RETURNING pin_failures",

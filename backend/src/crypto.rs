@@ -1,6 +1,6 @@
-//! Secrets: argon2 hashes for passwords and PINs, random bearer tokens kept only as SHA-256
-//! hashes, and device public keys. Hashing is slow on purpose, so callers run it on the
-//! blocking pool.
+//! Secrets: argon2 hashes for passwords, keyed hashes for PINs (ADR 0005), random bearer
+//! tokens kept only as SHA-256 hashes, and device public keys. Password hashing is slow on
+//! purpose, so callers run it on the blocking pool.
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -44,16 +44,6 @@ impl HashCost {
         }
     }
 
-    /// PINs are checked at every payment, so they get a lighter cost than passwords; they are
-    /// peppered with a key from configuration, which is what protects them offline (a 4-6
-    /// digit PIN cannot be protected by cost alone).
-    pub fn for_pins(self) -> HashCost {
-        HashCost {
-            memory_kib: self.memory_kib.min(4 * 1024),
-            iterations: 1,
-        }
-    }
-
     fn argon2(self) -> Result<Argon2<'static>, CryptoError> {
         let params = Params::new(self.memory_kib, self.iterations, 1, None)
             .map_err(|e| CryptoError::Params(e.to_string()))?;
@@ -63,7 +53,7 @@ impl HashCost {
 
 /// Argon2 runs at most once per core at a time. Each run holds its memory (19 MiB for a
 /// password, 4 MiB for a PIN); a burst of payments queued on the blocking pool would otherwise
-/// hold hundreds of them at once (measured: 500 MB of RSS at 64 payments in flight), and more
+/// hold hundreds of them at once (measured: 500 MB of RSS at 64 PIN checks in flight), and more
 /// runs at once than cores finish no sooner.
 static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
     tokio::sync::Semaphore::new(
@@ -94,32 +84,97 @@ pub fn hash_secret(secret: &str, cost: HashCost) -> Result<String, CryptoError> 
     Ok(hash.to_string())
 }
 
-/// Argon2id of a PIN with `pepper` as argon2's secret input.
-pub fn hash_pin(pin: &str, pepper: &[u8], cost: HashCost) -> Result<String, CryptoError> {
-    let params = Params::new(cost.memory_kib, cost.iterations, 1, None)
-        .map_err(|e| CryptoError::Params(e.to_string()))?;
+/// How a stored PIN hash begins (ADR 0005): `pin-hmac$<salt>$<mac>`, both URL-safe base64.
+const PIN_HMAC_PREFIX: &str = "pin-hmac$";
+
+/// A PIN as the database keeps it: HMAC-SHA256 keyed with the pepper (from the key file, never
+/// in the database) over a random salt and the PIN. A 4-6 digit PIN has at most 10^6 values,
+/// so no hash cost protects it from someone who also holds the key; the key is what protects
+/// it, and a keyed hash costs microseconds at every payment instead of milliseconds (ADR 0005).
+pub fn hash_pin(pin: &str, pepper: &[u8]) -> Result<String, CryptoError> {
+    let mut salt = [0u8; 16];
+    SystemRandom::new()
+        .fill(&mut salt)
+        .map_err(|_| CryptoError::Random)?;
+    let mac = pin_mac(pepper, &salt, pin);
+    Ok(format!(
+        "{PIN_HMAC_PREFIX}{}${}",
+        URL_SAFE_NO_PAD.encode(salt),
+        URL_SAFE_NO_PAD.encode(mac.as_ref())
+    ))
+}
+
+fn pin_mac(pepper: &[u8], salt: &[u8], pin: &str) -> ring::hmac::Tag {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, pepper);
+    let mut ctx = ring::hmac::Context::with_key(&key);
+    ctx.update(salt);
+    ctx.update(pin.as_bytes());
+    ctx.sign()
+}
+
+/// What checking a PIN against its stored hash found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinMatch {
+    No,
+    Yes,
+    /// Right, but stored in the older argon2id form: store [`hash_pin`]'s form instead.
+    YesRehash,
+}
+
+/// True when the stored hash is in the older argon2id form, which is slow to check (callers
+/// run [`verify_pin`] on the blocking pool for those, inline otherwise).
+pub fn pin_hash_is_slow(stored: &str) -> bool {
+    !stored.starts_with(PIN_HMAC_PREFIX)
+}
+
+/// Checks `pin` against a hash made by [`hash_pin`], or by [`hash_pin_argon2`] before ADR
+/// 0005, with the same pepper. The comparison is constant-time.
+pub fn verify_pin(pin: &str, pepper: &[u8], stored: &str) -> PinMatch {
+    if let Some(rest) = stored.strip_prefix(PIN_HMAC_PREFIX) {
+        let Some((salt, mac)) = rest.split_once('$') else {
+            return PinMatch::No;
+        };
+        let (Ok(salt), Ok(mac)) = (URL_SAFE_NO_PAD.decode(salt), URL_SAFE_NO_PAD.decode(mac))
+        else {
+            return PinMatch::No;
+        };
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, pepper);
+        let mut message = salt;
+        message.extend_from_slice(pin.as_bytes());
+        return match ring::hmac::verify(&key, &message, &mac) {
+            Ok(()) => PinMatch::Yes,
+            Err(_) => PinMatch::No,
+        };
+    }
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return PinMatch::No;
+    };
+    let matches = Argon2::new_with_secret(
+        pepper,
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::default(),
+    )
+    .is_ok_and(|argon| argon.verify_password(pin.as_bytes(), &parsed).is_ok());
+    if matches {
+        PinMatch::YesRehash
+    } else {
+        PinMatch::No
+    }
+}
+
+/// The argon2id form PINs were stored in before ADR 0005 (4 MiB, one pass, the pepper as
+/// argon2's secret). Rows in this form still verify and are rewritten on their next right PIN;
+/// nothing stores new ones.
+pub fn hash_pin_argon2(pin: &str, pepper: &[u8]) -> Result<String, CryptoError> {
+    let params =
+        Params::new(4 * 1024, 1, 1, None).map_err(|e| CryptoError::Params(e.to_string()))?;
     let argon = Argon2::new_with_secret(pepper, Algorithm::Argon2id, Version::V0x13, params)
         .map_err(|e| CryptoError::Params(e.to_string()))?;
     let hash = argon
         .hash_password(pin.as_bytes())
         .map_err(|e| CryptoError::Hash(e.to_string()))?;
     Ok(hash.to_string())
-}
-
-/// True when `pin` matches a hash made by [`hash_pin`] with the same pepper.
-pub fn verify_pin(pin: &str, pepper: &[u8], stored: &str) -> bool {
-    let Ok(parsed) = PasswordHash::new(stored) else {
-        return false;
-    };
-    match Argon2::new_with_secret(
-        pepper,
-        Algorithm::Argon2id,
-        Version::V0x13,
-        Params::default(),
-    ) {
-        Ok(argon) => argon.verify_password(pin.as_bytes(), &parsed).is_ok(),
-        Err(_) => false,
-    }
 }
 
 /// True when `secret` matches. A stored hash that cannot be parsed never matches.
@@ -171,26 +226,31 @@ mod tests {
         assert!(!verify_secret("1234", "not a hash"));
     }
 
+    const PEPPER: &[u8] = b"pepper-one-is-32-bytes-long-ok!!";
+    const OTHER_PEPPER: &[u8] = b"another-pepper-of-32-bytes-long!";
+
     #[test]
     fn pins_verify_only_with_the_same_pepper() {
-        let cost = HashCost::default().for_pins();
-        let hash = hash_pin("1234", b"pepper-one-is-32-bytes-long-ok!!", cost).unwrap();
-        assert!(verify_pin(
-            "1234",
-            b"pepper-one-is-32-bytes-long-ok!!",
-            &hash
-        ));
-        assert!(!verify_pin(
-            "1235",
-            b"pepper-one-is-32-bytes-long-ok!!",
-            &hash
-        ));
-        assert!(!verify_pin(
-            "1234",
-            b"another-pepper-of-32-bytes-long!",
-            &hash
-        ));
-        assert!(!verify_secret("1234", &hash), "useless without the pepper");
+        let hash = hash_pin("1234", PEPPER).unwrap();
+        assert!(!pin_hash_is_slow(&hash));
+        assert_eq!(verify_pin("1234", PEPPER, &hash), PinMatch::Yes);
+        assert_eq!(verify_pin("1235", PEPPER, &hash), PinMatch::No);
+        assert_eq!(verify_pin("12345", PEPPER, &hash), PinMatch::No);
+        assert_eq!(verify_pin("1234", OTHER_PEPPER, &hash), PinMatch::No);
+        assert_ne!(hash, hash_pin("1234", PEPPER).unwrap(), "salted");
+        for broken in ["pin-hmac$", "pin-hmac$!!$??", "pin-hmac$AAAA", "", "1234"] {
+            assert_eq!(verify_pin("1234", PEPPER, broken), PinMatch::No, "{broken}");
+        }
+    }
+
+    #[test]
+    fn argon2_pins_from_before_still_verify_and_ask_to_be_rehashed() {
+        let old = hash_pin_argon2("1234", PEPPER).unwrap();
+        assert!(pin_hash_is_slow(&old));
+        assert_eq!(verify_pin("1234", PEPPER, &old), PinMatch::YesRehash);
+        assert_eq!(verify_pin("1235", PEPPER, &old), PinMatch::No);
+        assert_eq!(verify_pin("1234", OTHER_PEPPER, &old), PinMatch::No);
+        assert!(!verify_secret("1234", &old), "useless without the pepper");
     }
 
     #[test]

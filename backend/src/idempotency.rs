@@ -82,9 +82,11 @@ impl IdempotencyKey {
         }
     }
 
-    /// A cheap look before doing any work (PIN checks, hashing).
+    /// A cheap look before doing any work (PIN checks): on a reader, so that it never waits
+    /// for SQLite's single writer. It sees every commit made before it starts; a request
+    /// still in flight under the same key is found by the claim in the transaction.
     pub async fn lookup(&self, db: &Db) -> Result<Option<StoredResponse>, IdempotencyError> {
-        self.existing(db.writer()).await
+        self.existing(db.reader()).await
     }
 
     /// Claims the key inside `tx`. `Some` means it was already used: replay that response. A
@@ -142,6 +144,19 @@ impl IdempotencyKey {
         response: &StoredResponse,
         now: DateTime<Utc>,
     ) -> Result<StoredResponse, IdempotencyError> {
+        let mut conn = db.writer().acquire().await?;
+        self.remember_refusal_on(&mut conn, response, now).await
+    }
+
+    /// [`IdempotencyKey::remember_refusal`] on a connection that may be inside a transaction
+    /// (group commit keeps a refusal in the batch's transaction, after its savepoint rolled
+    /// back).
+    pub async fn remember_refusal_on(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        response: &StoredResponse,
+        now: DateTime<Utc>,
+    ) -> Result<StoredResponse, IdempotencyError> {
         let inserted = sqlx::query(
             "INSERT INTO idempotency_keys (scope, key, request_hash, status, body, created_at)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, key) DO NOTHING",
@@ -152,13 +167,13 @@ impl IdempotencyKey {
         .bind(i64::from(response.status))
         .bind(&response.body)
         .bind(to_millis(now))
-        .execute(db.writer())
+        .execute(&mut *conn)
         .await?;
         if inserted.rows_affected() == 1 {
             return Ok(response.clone());
         }
         Ok(self
-            .existing(db.writer())
+            .existing(&mut *conn)
             .await?
             .unwrap_or_else(|| response.clone()))
     }

@@ -744,14 +744,28 @@ pub async fn pay_via(
     if now >= input.programme.usage.end() {
         return Err(LedgerError::ProgrammeExpired);
     }
-    let (store_name, status) = store_status(tx, input.store_id).await?;
+    let (store_name, status, store_account) = payee(tx, input.store_id).await?;
     if status != StoreStatus::Approved {
         return Err(LedgerError::StoreNotAccepting);
     }
-    lock_resident(tx, input.resident_id).await?;
+    // SQLite's one writer connection already runs one transaction at a time: no row lock is
+    // needed there, and every resident has purses from registration on.
+    let sqlite = tx.backend_name() == SQLITE;
+    if !sqlite {
+        lock_resident(tx, input.resident_id).await?;
+    }
     let purses = resident_purses(&mut **tx, input.resident_id).await?;
+    if sqlite && purses.is_empty() {
+        return Err(LedgerError::UnknownResident);
+    }
     let plan = plan_payment(&purses, input.amount, input.use_points, now)?;
-    let store = account(tx, AccountKind::Store, input.store_id, "", None, now).await?;
+    let store = match store_account {
+        Some(id) => Account {
+            id,
+            kind: AccountKind::Store,
+        },
+        None => account(tx, AccountKind::Store, input.store_id, "", None, now).await?,
+    };
     let (actor, detail) = match channel {
         PaymentChannel::ResidentApp => (
             format!("resident:{}", input.resident_id),
@@ -798,16 +812,24 @@ pub async fn pay_via(
     })
 }
 
-async fn store_status(tx: &mut Tx, store_id: i64) -> LedgerResult<(String, StoreStatus)> {
-    let row =
-        sqlx::query_as::<_, (String, String)>("SELECT name, status FROM stores WHERE id = $1")
-            .bind(store_id)
-            .fetch_optional(&mut **tx)
-            .await?
-            .ok_or(LedgerError::UnknownStore)?;
-    let status = crate::stores::parse_status(&row.1)
-        .ok_or_else(|| LedgerError::Inconsistent(format!("store {store_id} status {}", row.1)))?;
-    Ok((row.0, status))
+/// `sqlx::Any`'s name for SQLite connections.
+const SQLITE: &str = "SQLite";
+
+/// The store a payment goes to: its name, status and account (opened at store creation;
+/// `None` only for a store made before that was so), in one statement.
+async fn payee(tx: &mut Tx, store_id: i64) -> LedgerResult<(String, StoreStatus, Option<i64>)> {
+    let (name, status, account) = sqlx::query_as::<_, (String, String, Option<i64>)>(
+        "SELECT s.name, s.status, a.id FROM stores s
+         LEFT JOIN accounts a ON a.kind = 'store' AND a.owner_id = s.id AND a.issue = ''
+         WHERE s.id = $1",
+    )
+    .bind(store_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(LedgerError::UnknownStore)?;
+    let status = crate::stores::parse_status(&status)
+        .ok_or_else(|| LedgerError::Inconsistent(format!("store {store_id} status {status}")))?;
+    Ok((name, status, account))
 }
 
 pub struct RefundInput<'a> {

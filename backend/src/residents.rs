@@ -280,7 +280,7 @@ pub async fn register(
     let (password_hash, pin_hash) = crate::crypto::hashing(move || {
         Ok::<_, crate::crypto::CryptoError>((
             hash_secret(&password, cost)?,
-            crate::crypto::hash_pin(pin.as_str(), &pepper, cost.for_pins())?,
+            crate::crypto::hash_pin(pin.as_str(), &pepper)?,
         ))
     })
     .await??;

@@ -534,6 +534,46 @@ async fn five_wrong_pins_lock_payments_for_thirty_minutes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pins_stored_as_argon2_still_work_and_move_to_the_keyed_hash() {
+    let app = spawn_app().await;
+    let admin = app.staff("admin", Role::Administrator).await;
+    let store = app.approved_store(&admin, "みどり商店").await;
+    let (resident_id, token) = app.resident("09066668888").await;
+    app.charge(&admin, resident_id, 1000).await;
+    let pin_hash = |app: &TestApp| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT pin_hash FROM residents WHERE id = $1")
+                .bind(resident_id)
+                .fetch_one(db.reader())
+                .await
+                .unwrap()
+        }
+    };
+    assert!(pin_hash(&app).await.starts_with("pin-hmac$"));
+    // A row written before ADR 0005.
+    let old =
+        chiiki_backend::crypto::hash_pin_argon2("1234", &app.db.vault().pin_pepper()).unwrap();
+    sqlx::query("UPDATE residents SET pin_hash = $1 WHERE id = $2")
+        .bind(&old)
+        .bind(resident_id)
+        .execute(app.db.writer())
+        .await
+        .unwrap();
+    let res = app.pay(&token, "old-wrong", store.id, 100, "4321").await;
+    assert_eq!(error_code(res).await, (422, ErrorCode::WrongPin));
+    assert_eq!(pin_hash(&app).await, old, "a wrong PIN rewrites nothing");
+    let res = app.pay(&token, "old-right", store.id, 100, "1234").await;
+    assert_eq!(res.status(), 201);
+    let new = pin_hash(&app).await;
+    assert!(new.starts_with("pin-hmac$"), "{new}");
+    let res = app.pay(&token, "new-wrong", store.id, 100, "4321").await;
+    assert_eq!(error_code(res).await, (422, ErrorCode::WrongPin));
+    let res = app.pay(&token, "new-right", store.id, 100, "1234").await;
+    assert_eq!(res.status(), 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn payments_outside_the_usage_window_are_refused() {
     use chrono::TimeZone;
     let app = spawn_app().await;
@@ -846,6 +886,12 @@ async fn two_hundred_parallel_payments_never_overdraw_one_resident() {
         }
     }
     assert_eq!((ok, refused), (50, 150), "on {}", engine_name(&app.db));
+    if app.db.engine == chiiki_backend::db::Engine::Sqlite {
+        // 200 payments at once on one writer: they shared commits (group commit).
+        let stats = app.group_commit.stats();
+        assert!(stats.requests >= 200, "{stats:?}");
+        assert!(stats.batches < stats.requests, "{stats:?}");
+    }
     let balance: Balance = app
         .get(paths::ME_BALANCE, Some(&token))
         .await

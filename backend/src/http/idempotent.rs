@@ -4,7 +4,8 @@
 
 use super::AppState;
 use super::error::ApiError;
-use crate::db::Tx;
+use super::group_commit::{Lane, Work};
+use crate::db::{Engine, Tx};
 use crate::idempotency::{IdempotencyKey, StoredResponse};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -25,7 +26,7 @@ pub fn stored(response: StoredResponse) -> Response {
         .into_response()
 }
 
-fn refusal_body(err: &ApiError) -> StoredResponse {
+pub(super) fn refusal_body(err: &ApiError) -> StoredResponse {
     StoredResponse {
         status: err.status.as_u16(),
         body: serde_json::to_string(&err.body()).unwrap_or_default(),
@@ -51,7 +52,8 @@ pub async fn refuse(
 
 /// Runs `work` in a transaction guarded by `key`. `work` returns the response value and the
 /// ledger operation it created (`None` for work that creates no ledger operation, such as
-/// taking an order in the sale).
+/// taking an order in the sale). On SQLite the transaction is shared with other requests
+/// queued at the same moment (`group_commit`).
 pub async fn run<T, O, F>(
     state: &AppState,
     key: &IdempotencyKey,
@@ -61,8 +63,38 @@ pub async fn run<T, O, F>(
 where
     T: Serialize,
     O: Into<Option<i64>>,
-    F: for<'t> FnOnce(&'t mut Tx) -> TxFuture<'t, (T, O)>,
+    F: for<'t> FnOnce(&'t mut Tx) -> TxFuture<'t, (T, O)> + Send + 'static,
 {
+    run_in_lane(state, Lane::Till, key, status, work).await
+}
+
+/// [`run`], queued in `lane` for SQLite's writer (sale orders wait behind payments).
+pub async fn run_in_lane<T, O, F>(
+    state: &AppState,
+    lane: Lane,
+    key: &IdempotencyKey,
+    status: StatusCode,
+    work: F,
+) -> Result<Response, ApiError>
+where
+    T: Serialize,
+    O: Into<Option<i64>>,
+    F: for<'t> FnOnce(&'t mut Tx) -> TxFuture<'t, (T, O)> + Send + 'static,
+{
+    if state.db.engine == Engine::Sqlite {
+        let work: Work = Box::new(move |tx| {
+            Box::pin(async move {
+                let (value, operation_id) = work(tx).await?;
+                let body = serde_json::to_string(&value).map_err(ApiError::internal)?;
+                Ok((body, operation_id.into()))
+            })
+        });
+        let response = state
+            .group_commit
+            .run(&state.db, &state.clock, lane, key, status, work)
+            .await?;
+        return Ok(stored(response));
+    }
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     if let Some(previous) = key.claim(&mut tx, now).await? {

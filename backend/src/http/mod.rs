@@ -4,6 +4,7 @@
 mod admin;
 pub mod error;
 mod extract;
+pub mod group_commit;
 // Public for the ledger simulation in tests/bench, which drives the real exactly-once path.
 pub mod idempotent;
 mod me;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub sale: crate::sale::SaleRuntime,
     /// The stores' live payment feed, document fonts and form key.
     pub stores: Arc<crate::stores::StoreServices>,
+    /// SQLite's value-moving transactions, several to a commit.
+    pub group_commit: group_commit::GroupCommit,
 }
 
 impl AppState {
@@ -86,6 +89,7 @@ impl AppState {
             draining: Arc::new(AtomicBool::new(false)),
             sale: crate::sale::SaleRuntime::default(),
             stores: Arc::new(crate::stores::StoreServices::default()),
+            group_commit: group_commit::GroupCommit::default(),
         }
     }
 }

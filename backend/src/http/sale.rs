@@ -9,6 +9,7 @@
 use super::AppState;
 use super::error::{ApiError, sale_busy};
 use super::extract::{ApiJson, ApiPath, Auth, ClientIp, IdempotencyHeader, limit};
+use super::group_commit::Lane;
 use super::idempotent::{self, TxFuture};
 use crate::auth::{AuthError, Principal, PrincipalKind};
 use crate::idempotency::{IdempotencyKey, StoredResponse};
@@ -184,8 +185,9 @@ pub async fn order(
     purchase::lapse_overdue(&state.db, &programme, now).await?;
     // Most refusals of a burst are answered here, from a read, without the writer.
     purchase::precheck_order(&state.db, &programme, resident_id, sets, now).await?;
-    let response = idempotent::run(
+    let response = idempotent::run_in_lane(
         &state,
+        Lane::BehindPayments,
         &key,
         StatusCode::CREATED,
         move |tx| -> TxFuture<'_, _> {

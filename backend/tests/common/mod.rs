@@ -122,6 +122,7 @@ pub struct TestApp {
     pub clock: Arc<FixedClock>,
     pub programme: Arc<Programme>,
     pub draining: Arc<std::sync::atomic::AtomicBool>,
+    pub group_commit: chiiki_backend::http::group_commit::GroupCommit,
     pub url: String,
     _db: TestDb,
     _shutdown: tokio::sync::oneshot::Sender<()>,
@@ -172,6 +173,7 @@ pub async fn spawn_app_for(
     state.limits = Arc::new(limits);
     state.sale = chiiki_backend::sale::SaleRuntime::new(sale);
     let draining = state.draining.clone();
+    let group_commit = state.group_commit.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -190,6 +192,7 @@ pub async fn spawn_app_for(
         clock,
         programme,
         draining,
+        group_commit,
         url: test_db.url.clone(),
         _db: test_db,
         _shutdown: tx,

@@ -2,9 +2,9 @@
 //! functions (registration, sessions, charges, the sale's draw) rather than over HTTP: 30,000
 //! registrations and sign-ins would otherwise spend an hour in argon2.
 //!
-//! Honest about cost: every resident's PIN hash is a real argon2id hash at the server's own
-//! PIN cost with the database's pepper (hashed once, stored for everyone: verifying it costs
-//! the same as verifying a hash of one's own). Passwords are hashed once too; nobody signs in
+//! Honest about cost: every resident's PIN hash is the server's own keyed hash with the
+//! database's pepper (hashed once, stored for everyone: verifying it costs the same as
+//! verifying a hash of one's own). Passwords are hashed once too; nobody signs in
 //! with them, sessions are opened directly.
 
 use crate::env::Result;
@@ -82,7 +82,7 @@ pub async fn seed(
     let (password_hash, pin_hash) = tokio::task::spawn_blocking(move || {
         Ok::<_, crypto::CryptoError>((
             crypto::hash_secret(PASSWORD, HashCost::default())?,
-            crypto::hash_pin(PIN, &pepper, HashCost::default().for_pins())?,
+            crypto::hash_pin(PIN, &pepper)?,
         ))
     })
     .await??;
