@@ -7,6 +7,7 @@ use crate::crypto::{self, CryptoError, HashCost, PinMatch};
 use crate::db::{Db, Tx, is_unique_violation};
 use chiiki_core::protocol::{Role, SessionCreated};
 use chrono::{DateTime, Duration, Utc};
+use std::collections::{BTreeSet, HashMap};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -69,7 +70,6 @@ pub struct Principal {
     /// The resident, store staff or staff row id.
     pub id: i64,
     pub role: Role,
-    pub display_name: String,
     pub device_id: i64,
     pub store_id: Option<i64>,
 }
@@ -285,11 +285,12 @@ pub async fn login(
     let (token, device_id) =
         open_session(&mut tx, credential_id, kind, device_name, public_key, now).await?;
     tx.commit().await?;
-    let principal = describe(db, credential_id, kind, principal_id, device_id).await?;
+    let principal = authenticate(db, &token, now).await?;
+    let display_name = display_name(db, &principal).await?;
     Ok(SessionCreated {
         token,
         role: principal.role,
-        display_name: principal.display_name,
+        display_name,
         device_id,
         resident_id: (kind == PrincipalKind::Resident).then_some(principal_id),
         store_id: principal.store_id,
@@ -352,23 +353,60 @@ pub async fn authenticate(
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Principal, AuthError> {
-    let row = sqlx::query_as::<_, (i64, i64, String, i64, i64, Option<i64>)>(
-        "SELECT c.id, s.device_id, c.principal_kind, c.principal_id, s.expires_at, s.revoked_at
+    // One statement for every kind of caller: this runs before every signed-in request.
+    let row = sqlx::query_as::<_, SessionRow>(
+        "SELECT c.id, s.device_id, c.principal_kind, c.principal_id, s.expires_at, s.revoked_at,
+                st.role, m.store_id
          FROM sessions s JOIN credentials c ON c.id = s.credential_id
+         LEFT JOIN staff st ON c.principal_kind = 'staff' AND st.id = c.principal_id
+         LEFT JOIN store_staff m ON c.principal_kind = 'store_staff' AND m.id = c.principal_id
          WHERE s.token_hash = $1",
     )
     .bind(crypto::token_hash(token))
     .fetch_optional(db.reader())
     .await?;
-    let Some((credential_id, device_id, kind, principal_id, expires_at, revoked_at)) = row else {
+    let Some((credential_id, device_id, kind, id, expires_at, revoked_at, role, store_id)) = row
+    else {
         return Err(AuthError::Unauthorized);
     };
     if revoked_at.is_some() || from_millis(expires_at) <= now {
         return Err(AuthError::Unauthorized);
     }
     let kind = PrincipalKind::parse(&kind).ok_or(AuthError::Unauthorized)?;
-    describe(db, credential_id, kind, principal_id, device_id).await
+    let (role, store_id) = match kind {
+        PrincipalKind::Resident => (Role::Resident, None),
+        PrincipalKind::StoreStaff => (
+            Role::StoreStaff,
+            Some(store_id.ok_or(AuthError::Unauthorized)?),
+        ),
+        PrincipalKind::Staff => match role.as_deref() {
+            Some("administrator") => (Role::Administrator, None),
+            Some("operator") => (Role::Operator, None),
+            Some(_) => (Role::Viewer, None),
+            None => return Err(AuthError::Unauthorized),
+        },
+    };
+    Ok(Principal {
+        credential_id,
+        kind,
+        id,
+        role,
+        device_id,
+        store_id,
+    })
 }
+
+/// credential, device, kind, principal, expiry, revocation, staff role, store of store staff.
+type SessionRow = (
+    i64,
+    i64,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+);
 
 /// Ends a session (signing out): its token no longer authenticates.
 pub async fn revoke_session(db: &Db, token: &str, now: DateTime<Utc>) -> Result<(), AuthError> {
@@ -380,59 +418,34 @@ pub async fn revoke_session(db: &Db, token: &str, now: DateTime<Utc>) -> Result<
     Ok(())
 }
 
-async fn describe(
-    db: &Db,
-    credential_id: i64,
-    kind: PrincipalKind,
-    id: i64,
-    device_id: i64,
-) -> Result<Principal, AuthError> {
-    let (role, display_name, store_id) = match kind {
-        PrincipalKind::Resident => {
-            let name = crate::residents::display_name(db, id)
+/// The name a caller is greeted with: a resident's own name (unsealed), the store of store
+/// staff, a staff member's display name. Read only where a page shows it.
+pub async fn display_name(db: &Db, who: &Principal) -> Result<String, AuthError> {
+    let name =
+        match (who.kind, who.store_id) {
+            (PrincipalKind::Resident, _) => crate::residents::display_name(db, who.id)
                 .await
                 .map_err(|e| match e {
                     crate::residents::ResidentError::Db(e) => AuthError::Db(e),
                     _ => AuthError::Unauthorized,
-                })?;
-            (Role::Resident, name, None)
-        }
-        PrincipalKind::StoreStaff => {
-            let (store_id, name) = sqlx::query_as::<_, (i64, String)>(
-                "SELECT s.id, s.name FROM store_staff m JOIN stores s ON s.id = m.store_id
-                 WHERE m.id = $1",
-            )
-            .bind(id)
-            .fetch_optional(db.reader())
-            .await?
-            .ok_or(AuthError::Unauthorized)?;
-            (Role::StoreStaff, name, Some(store_id))
-        }
-        PrincipalKind::Staff => {
-            let (name, role) = sqlx::query_as::<_, (String, String)>(
-                "SELECT display_name, role FROM staff WHERE id = $1",
-            )
-            .bind(id)
-            .fetch_optional(db.reader())
-            .await?
-            .ok_or(AuthError::Unauthorized)?;
-            let role = match role.as_str() {
-                "administrator" => Role::Administrator,
-                "operator" => Role::Operator,
-                _ => Role::Viewer,
-            };
-            (role, name, None)
-        }
-    };
-    Ok(Principal {
-        credential_id,
-        kind,
-        id,
-        role,
-        display_name,
-        device_id,
-        store_id,
-    })
+                })?,
+            (PrincipalKind::StoreStaff, Some(store_id)) => {
+                sqlx::query_scalar::<_, String>("SELECT name FROM stores WHERE id = $1")
+                    .bind(store_id)
+                    .fetch_optional(db.reader())
+                    .await?
+                    .ok_or(AuthError::Unauthorized)?
+            }
+            (PrincipalKind::StoreStaff, None) => return Err(AuthError::Unauthorized),
+            (PrincipalKind::Staff, _) => {
+                sqlx::query_scalar::<_, String>("SELECT display_name FROM staff WHERE id = $1")
+                    .bind(who.id)
+                    .fetch_optional(db.reader())
+                    .await?
+                    .ok_or(AuthError::Unauthorized)?
+            }
+        };
+    Ok(name)
 }
 
 /// How many wrong PINs lock payments, and for how long.
@@ -451,75 +464,122 @@ impl Default for PinPolicy {
     }
 }
 
-/// Checks a resident's payment PIN. Wrong PINs are counted; the `max_failures`-th locks
-/// payments for `lock_for`. A correct PIN resets the count.
-pub async fn check_pin(
-    db: &Db,
-    resident_id: i64,
-    pin: &str,
-    policy: PinPolicy,
-    now: DateTime<Utc>,
-) -> Result<(), AuthError> {
-    // A committed read is enough: the failure count itself moves in one atomic UPDATE below.
-    let (stored, failures, locked_until) = sqlx::query_as::<_, (String, i64, Option<i64>)>(
-        "SELECT pin_hash, pin_failures, pin_locked_until FROM residents WHERE id = $1",
-    )
-    .bind(resident_id)
-    .fetch_optional(db.reader())
-    .await?
-    .ok_or(AuthError::Unauthorized)?;
-    if let Some(until) = locked_until.map(from_millis).filter(|until| *until > now) {
-        return Err(AuthError::PinLocked { until });
+/// A resident's payment PIN as a transaction read it: the stored hash, the count of wrong
+/// PINs and the lock. Attempts are checked in memory, in the order they came, and
+/// [`save_pins`] writes what changed in the same transaction; so a batch of payments counts a
+/// resident's wrong PINs exactly as one payment after another would.
+#[derive(Debug, Clone)]
+pub struct PinState {
+    hash: String,
+    failures: i64,
+    locked_until: Option<DateTime<Utc>>,
+    changed: bool,
+}
+
+impl PinState {
+    /// Checks one attempt. Wrong PINs are counted; the `max_failures`-th locks payments for
+    /// `lock_for`. A correct PIN resets the count.
+    pub async fn attempt(
+        &mut self,
+        pin: &str,
+        pepper: &[u8; 32],
+        policy: PinPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<(), AuthError> {
+        if let Some(until) = self.locked_until.filter(|until| *until > now) {
+            return Err(AuthError::PinLocked { until });
+        }
+        let checked = if crypto::pin_hash_is_slow(&self.hash) {
+            // Only rows from before ADR 0005, each once: the right PIN rewrites them below.
+            let (pin, stored, pepper) = (pin.to_string(), self.hash.clone(), *pepper);
+            crypto::hashing(move || crypto::verify_pin(&pin, &pepper, &stored)).await?
+        } else {
+            crypto::verify_pin(pin, pepper, &self.hash)
+        };
+        match checked {
+            PinMatch::Yes | PinMatch::YesRehash => {
+                if checked == PinMatch::YesRehash {
+                    self.hash = crypto::hash_pin(pin, pepper)?;
+                    self.changed = true;
+                }
+                if self.failures != 0 || self.locked_until.is_some() {
+                    self.failures = 0;
+                    self.locked_until = None;
+                    self.changed = true;
+                }
+                Ok(())
+            }
+            PinMatch::No => {
+                self.changed = true;
+                self.failures += 1;
+                if self.failures >= policy.max_failures {
+                    let until = now + policy.lock_for;
+                    self.failures = 0;
+                    self.locked_until = Some(until);
+                    return Err(AuthError::PinLocked { until });
+                }
+                Err(AuthError::WrongPin {
+                    remaining: policy.max_failures - self.failures,
+                })
+            }
+        }
     }
-    let pepper = db.vault().pin_pepper();
-    let checked = if crypto::pin_hash_is_slow(&stored) {
-        let (pin, stored) = (pin.to_string(), stored.clone());
-        crypto::hashing(move || crypto::verify_pin(&pin, &pepper, &stored)).await?
+}
+
+/// The PIN states of `residents` inside `tx`, by resident id. On PostgreSQL the rows stay
+/// locked until the transaction ends, so concurrent attempts (another server, another batch)
+/// count one after the other. Ids are locked in ascending order, which every batch shares.
+pub async fn pins(
+    tx: &mut Tx,
+    residents: &BTreeSet<i64>,
+) -> Result<HashMap<i64, PinState>, AuthError> {
+    let lock = if crate::db::is_sqlite(tx) {
+        ""
     } else {
-        crypto::verify_pin(pin, &pepper, &stored)
+        " FOR UPDATE"
     };
-    match checked {
-        PinMatch::Yes if failures == 0 && locked_until.is_none() => return Ok(()),
-        PinMatch::Yes => {
-            sqlx::query(
-                "UPDATE residents SET pin_failures = 0, pin_locked_until = NULL WHERE id = $1",
-            )
-            .bind(resident_id)
-            .execute(db.writer())
-            .await?;
-            return Ok(());
-        }
-        PinMatch::YesRehash => {
-            // Move the row to the keyed hash (ADR 0005), unless it changed meanwhile.
-            sqlx::query(
-                "UPDATE residents SET pin_hash = $1, pin_failures = 0, pin_locked_until = NULL
-                 WHERE id = $2 AND pin_hash = $3",
-            )
-            .bind(crypto::hash_pin(pin, &pepper)?)
-            .bind(resident_id)
-            .bind(&stored)
-            .execute(db.writer())
-            .await?;
-            return Ok(());
-        }
-        PinMatch::No => {}
+    let sql = format!(
+        "SELECT id, pin_hash, pin_failures, pin_locked_until FROM residents
+         WHERE id IN ({}) ORDER BY id{lock}",
+        crate::db::placeholders(1, crate::db::padded(residents.len()))
+    );
+    let mut query = sqlx::query_as::<_, (i64, String, i64, Option<i64>)>(sqlx::AssertSqlSafe(sql));
+    for id in residents {
+        query = query.bind(*id);
     }
-    let failures = sqlx::query_scalar::<_, i64>(
-        "UPDATE residents SET pin_failures = pin_failures + 1 WHERE id = $1 RETURNING pin_failures",
-    )
-    .bind(resident_id)
-    .fetch_one(db.writer())
-    .await?;
-    if failures >= policy.max_failures {
-        let until = now + policy.lock_for;
-        sqlx::query("UPDATE residents SET pin_failures = 0, pin_locked_until = $1 WHERE id = $2")
-            .bind(to_millis(until))
-            .bind(resident_id)
-            .execute(db.writer())
-            .await?;
-        return Err(AuthError::PinLocked { until });
+    for _ in residents.len()..crate::db::padded(residents.len()) {
+        query = query.bind(None::<i64>);
     }
-    Err(AuthError::WrongPin {
-        remaining: policy.max_failures - failures,
-    })
+    Ok(query
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(|(id, hash, failures, locked_until)| {
+            let state = PinState {
+                hash,
+                failures,
+                locked_until: locked_until.map(from_millis),
+                changed: false,
+            };
+            (id, state)
+        })
+        .collect())
+}
+
+/// Writes the PIN states that attempts changed (a wrong PIN, a reset, a rewritten hash).
+/// Rare next to the right PIN at the first try, so one statement each.
+pub async fn save_pins(tx: &mut Tx, pins: &HashMap<i64, PinState>) -> Result<(), AuthError> {
+    for (id, pin) in pins.iter().filter(|(_, pin)| pin.changed) {
+        sqlx::query(
+            "UPDATE residents SET pin_hash = $1, pin_failures = $2, pin_locked_until = $3
+             WHERE id = $4",
+        )
+        .bind(&pin.hash)
+        .bind(pin.failures)
+        .bind(pin.locked_until.map(to_millis))
+        .bind(*id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }

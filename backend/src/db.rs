@@ -238,6 +238,35 @@ pub fn sum(expr: &str) -> String {
     format!("CAST(COALESCE(SUM({expr}), 0) AS BIGINT)")
 }
 
+/// Whether `tx` runs on SQLite (`sqlx::Any` names its backends).
+pub fn is_sqlite(conn: &sqlx::AnyConnection) -> bool {
+    conn.backend_name() == "SQLite"
+}
+
+/// How many rows a set-based statement is written for: `n` rounded up to a power of two. A
+/// batch of any size then uses one of a few statement texts, so the prepared-statement caches
+/// (100 per connection) keep every one of them; the spare rows are NULL and match nothing.
+pub fn padded(n: usize) -> usize {
+    n.max(1).next_power_of_two()
+}
+
+/// `$first, $first+1, …` for `n` parameters: an `IN (…)` list.
+pub fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($first, …), (…), …`: `rows` rows of `columns` parameters for a `VALUES` list, whose
+/// columns both engines name `column1`, `column2`, ….
+pub fn value_rows(first: usize, rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders(first + r * columns, columns)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Whether an error is a unique-constraint violation (both engines).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     match err {
@@ -255,5 +284,12 @@ mod tests {
         assert_eq!(sqlite_path("sqlite://data/chiiki.db"), "data/chiiki.db");
         assert_eq!(sqlite_path("sqlite:data/x.db?mode=rwc"), "data/x.db");
         assert_eq!(with_create_mode("sqlite://a.db"), "sqlite://a.db?mode=rwc");
+    }
+
+    #[test]
+    fn set_statements_come_in_a_few_sizes() {
+        assert_eq!([0, 1, 2, 3, 5, 17, 32].map(padded), [1, 1, 2, 4, 8, 32, 32]);
+        assert_eq!(placeholders(3, 2), "$3, $4");
+        assert_eq!(value_rows(1, 2, 2), "($1, $2), ($3, $4)");
     }
 }

@@ -5,7 +5,7 @@
 use crate::auth;
 use crate::crypto::HashCost;
 use crate::db::Db;
-use crate::ledger::{self, ChargeInput, PaymentInput};
+use crate::ledger::{self, ChargeInput, PaymentChannel, PaymentInput};
 use crate::programme::Programme;
 use crate::residents::{self, NewResident};
 use crate::sale::applications::{self, SetCount};
@@ -515,6 +515,7 @@ pub async fn seed_demo(
                     amount: Yen(amount),
                     use_points: false,
                     programme,
+                    channel: PaymentChannel::ResidentApp,
                 };
                 let at = earlier + Duration::days(2 + k as i64 * 5);
                 ledger::pay(&mut tx, input, at).await.map_err(seed)?;

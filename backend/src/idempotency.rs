@@ -7,8 +7,10 @@
 
 use crate::clock::to_millis;
 use crate::crypto::sha256_hex;
-use crate::db::{Db, Tx};
+use crate::db::{Db, Tx, padded, value_rows};
 use chrono::{DateTime, Utc};
+use sqlx::AssertSqlSafe;
+use std::collections::HashSet;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdempotencyError {
@@ -18,6 +20,8 @@ pub enum IdempotencyError {
     Invalid,
     #[error("this Idempotency-Key was used for a different request")]
     Conflict,
+    #[error("idempotency keys are inconsistent: {0}")]
+    Inconsistent(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -61,6 +65,11 @@ impl IdempotencyKey {
         })
     }
 
+    /// Whether `other` is the same caller's same key, for this request or another.
+    pub fn same_key(&self, other: &IdempotencyKey) -> bool {
+        self.scope == other.scope && self.key == other.key
+    }
+
     async fn existing<'e, E>(&self, exec: E) -> Result<Option<StoredResponse>, IdempotencyError>
     where
         E: sqlx::Executor<'e, Database = sqlx::Any>,
@@ -97,21 +106,12 @@ impl IdempotencyKey {
         tx: &mut Tx,
         now: DateTime<Utc>,
     ) -> Result<Option<StoredResponse>, IdempotencyError> {
-        let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (scope, key, request_hash, status, body, created_at)
-             VALUES ($1, $2, $3, $4, '', $5) ON CONFLICT (scope, key) DO NOTHING",
-        )
-        .bind(&self.scope)
-        .bind(&self.key)
-        .bind(&self.request_hash)
-        .bind(PENDING)
-        .bind(to_millis(now))
-        .execute(&mut **tx)
-        .await?;
-        if inserted.rows_affected() == 1 {
-            return Ok(None);
-        }
-        self.existing(&mut **tx).await
+        let mut claims = claim_many(tx, &[self], now).await?;
+        claims.pop().unwrap_or_else(|| {
+            Err(IdempotencyError::Inconsistent(
+                "a claim went missing".into(),
+            ))
+        })
     }
 
     /// Records the response of a claimed key, in the same transaction as the work.
@@ -121,18 +121,7 @@ impl IdempotencyKey {
         response: &StoredResponse,
         operation_id: Option<i64>,
     ) -> Result<(), IdempotencyError> {
-        sqlx::query(
-            "UPDATE idempotency_keys SET status = $1, body = $2, operation_id = $3
-             WHERE scope = $4 AND key = $5",
-        )
-        .bind(i64::from(response.status))
-        .bind(&response.body)
-        .bind(operation_id)
-        .bind(&self.scope)
-        .bind(&self.key)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+        complete_many(tx, &[(self, response, operation_id)]).await
     }
 
     /// Remembers a refusal (wrong PIN, insufficient balance, …) whose transaction rolled back,
@@ -177,6 +166,98 @@ impl IdempotencyKey {
             .await?
             .unwrap_or_else(|| response.clone()))
     }
+}
+
+/// Claims several distinct keys in one statement (a batch of payments). Per key, in the
+/// order given: `Ok(None)` claimed now, `Ok(Some)` used before (replay it), `Err(Conflict)`
+/// used before for another request. The outer error is the database's.
+///
+/// Rows go in sorted by key, so two transactions claiming overlapping keys on PostgreSQL wait
+/// for each other in one order and never deadlock.
+pub async fn claim_many(
+    tx: &mut Tx,
+    keys: &[&IdempotencyKey],
+    now: DateTime<Utc>,
+) -> Result<Vec<Result<Option<StoredResponse>, IdempotencyError>>, IdempotencyError> {
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by(|&a, &b| (&keys[a].scope, &keys[a].key).cmp(&(&keys[b].scope, &keys[b].key)));
+    let rows = padded(keys.len());
+    let sql = format!(
+        "INSERT INTO idempotency_keys (scope, key, request_hash, status, body, created_at)
+         SELECT column1, column2, column3, {PENDING}, '', $1 FROM (VALUES {}) AS claims
+         WHERE column1 IS NOT NULL
+         ON CONFLICT (scope, key) DO NOTHING RETURNING scope, key",
+        value_rows(2, rows, 3)
+    );
+    let mut insert = sqlx::query_as::<_, (String, String)>(AssertSqlSafe(sql)).bind(to_millis(now));
+    for &i in &order {
+        let key = keys[i];
+        insert = insert
+            .bind(key.scope.as_str())
+            .bind(key.key.as_str())
+            .bind(key.request_hash.as_str());
+    }
+    for _ in keys.len()..rows {
+        insert = insert
+            .bind(None::<String>)
+            .bind(None::<String>)
+            .bind(None::<String>);
+    }
+    let claimed: HashSet<(String, String)> =
+        insert.fetch_all(&mut **tx).await?.into_iter().collect();
+    let mut results = Vec::with_capacity(keys.len());
+    for key in keys {
+        // Borrowed lookups would need a tuple of references; the set is a batch's size.
+        if claimed.contains(&(key.scope.clone(), key.key.clone())) {
+            results.push(Ok(None));
+        } else {
+            // Used before: rare (a retry), so one look each.
+            results.push(key.existing(&mut **tx).await);
+        }
+    }
+    Ok(results)
+}
+
+/// Records the responses of claimed keys (with the operation each created), in the
+/// transaction that claimed them.
+pub async fn complete_many(
+    tx: &mut Tx,
+    completed: &[(&IdempotencyKey, &StoredResponse, Option<i64>)],
+) -> Result<(), IdempotencyError> {
+    let rows = padded(completed.len());
+    let sql = format!(
+        "UPDATE idempotency_keys SET status = done.column3, body = done.column4,
+             operation_id = done.column5
+         FROM (VALUES {}) AS done
+         WHERE idempotency_keys.scope = done.column1 AND idempotency_keys.key = done.column2",
+        value_rows(1, rows, 5)
+    );
+    let mut update = sqlx::query(AssertSqlSafe(sql));
+    for (key, response, operation_id) in completed {
+        update = update
+            .bind(key.scope.as_str())
+            .bind(key.key.as_str())
+            .bind(i64::from(response.status))
+            .bind(response.body.as_str())
+            .bind(*operation_id);
+    }
+    for _ in completed.len()..rows {
+        update = update
+            .bind(None::<String>)
+            .bind(None::<String>)
+            .bind(None::<i64>)
+            .bind(None::<String>)
+            .bind(None::<i64>);
+    }
+    let done = update.execute(&mut **tx).await?;
+    if done.rows_affected() != completed.len() as u64 {
+        return Err(IdempotencyError::Inconsistent(format!(
+            "completed {} of {} claimed keys",
+            done.rows_affected(),
+            completed.len()
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

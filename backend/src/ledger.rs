@@ -18,19 +18,23 @@
 //!    a while (a refund after a cutoff whose cycle was already paid out); the next cycle's
 //!    smaller payout evens it.
 //!
-//! Payments from one resident serialise on that resident's row (so they can never overdraw);
-//! payments to one store touch no store row at all: store balances are derived from transfers.
+//! Payments from one resident serialise on that resident's purses (so they can never
+//! overdraw); payments to one store touch no store row at all: store balances are derived from
+//! transfers. Payments arriving together are made in one transaction (`pay`).
 
 use crate::clock::{from_millis, to_millis};
 use crate::db::{Tx, sum};
 use crate::programme::Programme;
 use chiiki_core::Yen;
 use chiiki_core::protocol::{
-    Balance, ChargeMethod, ChargeReceipt, Leg, PaymentReceipt, Purse, PurseKind, RefundReceipt,
-    StoreStatus, Transaction, TransactionKind, TransactionPage,
+    Balance, ChargeMethod, ChargeReceipt, Leg, Purse, PurseKind, RefundReceipt, Transaction,
+    TransactionKind, TransactionPage,
 };
 use chrono::{DateTime, Utc};
 use sqlx::{AnyPool, AssertSqlSafe};
+
+mod pay;
+pub use pay::{PaymentChannel, PaymentInput, pay, pay_many};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -316,22 +320,25 @@ where
         .bind(resident_id)
         .fetch_all(exec)
         .await?;
-    rows.into_iter()
-        .map(|(id, kind, issue, expires_at, balance)| {
-            let kind = match AccountKind::purse(&kind) {
-                Some(PurseKind::Premium) => AccountKind::ResidentPremium,
-                Some(PurseKind::Points) => AccountKind::ResidentPoints,
-                Some(PurseKind::Charged) => AccountKind::ResidentCharged,
-                None => return Err(LedgerError::Inconsistent(format!("account {id} is {kind}"))),
-            };
-            Ok(PurseState {
-                account: Account { id, kind },
-                issue,
-                expires_at: expires_at.map(from_millis),
-                balance: Yen(balance),
-            })
-        })
-        .collect()
+    rows.into_iter().map(purse_from_row).collect()
+}
+
+/// A purse from `(id, kind, issue, expires_at, balance)`.
+fn purse_from_row(
+    (id, kind, issue, expires_at, balance): (i64, String, String, Option<i64>, i64),
+) -> LedgerResult<PurseState> {
+    let kind = match AccountKind::purse(&kind) {
+        Some(PurseKind::Premium) => AccountKind::ResidentPremium,
+        Some(PurseKind::Points) => AccountKind::ResidentPoints,
+        Some(PurseKind::Charged) => AccountKind::ResidentCharged,
+        None => return Err(LedgerError::Inconsistent(format!("account {id} is {kind}"))),
+    };
+    Ok(PurseState {
+        account: Account { id, kind },
+        issue,
+        expires_at: expires_at.map(from_millis),
+        balance: Yen(balance),
+    })
 }
 
 /// Yen the resident can spend now: unexpired premium purses and charged money (not points).
@@ -701,136 +708,6 @@ async fn lock_resident(tx: &mut Tx, resident_id: i64) -> LedgerResult<()> {
 
 // ---------------------------------------------------------------------------------------------
 // Payments and refunds
-
-pub struct PaymentInput<'a> {
-    pub resident_id: i64,
-    pub store_id: i64,
-    pub amount: Yen,
-    pub use_points: bool,
-    pub programme: &'a Programme,
-}
-
-/// How a payment was made; recorded in its operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PaymentChannel<'a> {
-    /// The resident paid in the app (PIN checked by the caller).
-    ResidentApp,
-    /// Store staff (`actor`) scanned the resident code that `device_id` showed.
-    ResidentCode { device_id: i64, actor: &'a str },
-}
-
-/// A resident pays a store: one transaction, one leg per purse drawn on.
-pub async fn pay(
-    tx: &mut Tx,
-    input: PaymentInput<'_>,
-    now: DateTime<Utc>,
-) -> LedgerResult<PaymentReceipt> {
-    pay_via(tx, input, PaymentChannel::ResidentApp, now).await
-}
-
-/// [`pay`], made through `channel`.
-pub async fn pay_via(
-    tx: &mut Tx,
-    input: PaymentInput<'_>,
-    channel: PaymentChannel<'_>,
-    now: DateTime<Utc>,
-) -> LedgerResult<PaymentReceipt> {
-    if !input.amount.is_positive() {
-        return Err(LedgerError::AmountNotPositive);
-    }
-    if now < input.programme.usage.start() {
-        return Err(LedgerError::ProgrammeNotStarted);
-    }
-    if now >= input.programme.usage.end() {
-        return Err(LedgerError::ProgrammeExpired);
-    }
-    let (store_name, status, store_account) = payee(tx, input.store_id).await?;
-    if status != StoreStatus::Approved {
-        return Err(LedgerError::StoreNotAccepting);
-    }
-    // SQLite's one writer connection already runs one transaction at a time: no row lock is
-    // needed there, and every resident has purses from registration on.
-    let sqlite = tx.backend_name() == SQLITE;
-    if !sqlite {
-        lock_resident(tx, input.resident_id).await?;
-    }
-    let purses = resident_purses(&mut **tx, input.resident_id).await?;
-    if sqlite && purses.is_empty() {
-        return Err(LedgerError::UnknownResident);
-    }
-    let plan = plan_payment(&purses, input.amount, input.use_points, now)?;
-    let store = match store_account {
-        Some(id) => Account {
-            id,
-            kind: AccountKind::Store,
-        },
-        None => account(tx, AccountKind::Store, input.store_id, "", None, now).await?,
-    };
-    let (actor, detail) = match channel {
-        PaymentChannel::ResidentApp => (
-            format!("resident:{}", input.resident_id),
-            serde_json::json!({ "use_points": input.use_points }),
-        ),
-        PaymentChannel::ResidentCode { device_id, actor } => (
-            actor.to_string(),
-            serde_json::json!({
-                "use_points": input.use_points,
-                "channel": "resident_code",
-                "device_id": device_id,
-            }),
-        ),
-    };
-    let op = insert_operation(
-        tx,
-        NewOperation {
-            kind: "payment",
-            resident_id: Some(input.resident_id),
-            store_id: Some(input.store_id),
-            amount: input.amount,
-            parent_id: None,
-            actor: &actor,
-            detail,
-            now,
-        },
-    )
-    .await?;
-    let mut legs = Vec::with_capacity(plan.len());
-    let mut after = purses.clone();
-    for &(i, amount) in &plan {
-        transfer(tx, op, purses[i].account, store, amount, None, now).await?;
-        legs.push(purses[i].leg(amount));
-        after[i].balance = Yen(after[i].balance.get() - amount.get());
-    }
-    Ok(PaymentReceipt {
-        payment_id: op,
-        store_id: input.store_id,
-        store_name,
-        amount: input.amount,
-        legs,
-        balance_after: spendable(&after, now),
-        created_at: now,
-    })
-}
-
-/// `sqlx::Any`'s name for SQLite connections.
-const SQLITE: &str = "SQLite";
-
-/// The store a payment goes to: its name, status and account (opened at store creation;
-/// `None` only for a store made before that was so), in one statement.
-async fn payee(tx: &mut Tx, store_id: i64) -> LedgerResult<(String, StoreStatus, Option<i64>)> {
-    let (name, status, account) = sqlx::query_as::<_, (String, String, Option<i64>)>(
-        "SELECT s.name, s.status, a.id FROM stores s
-         LEFT JOIN accounts a ON a.kind = 'store' AND a.owner_id = s.id AND a.issue = ''
-         WHERE s.id = $1",
-    )
-    .bind(store_id)
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or(LedgerError::UnknownStore)?;
-    let status = crate::stores::parse_status(&status)
-        .ok_or_else(|| LedgerError::Inconsistent(format!("store {store_id} status {status}")))?;
-    Ok((name, status, account))
-}
 
 pub struct RefundInput<'a> {
     pub payment_id: i64,

@@ -4,46 +4,13 @@
 mod common;
 
 use chiiki_backend::db::Db;
-use chiiki_backend::ledger::{self, ChargeInput, LedgerError, PaymentInput, RefundInput};
+use chiiki_backend::ledger::{self, LedgerError, PaymentChannel, PaymentInput, RefundInput};
 use chiiki_backend::programme::{MIDORI_2024_TOML, Programme};
-use chiiki_backend::{residents, stores};
 use chiiki_core::Yen;
 use chiiki_core::protocol::*;
 use common::*;
 use proptest::prelude::*;
 use std::sync::Arc;
-
-async fn resident(db: &Db, phone: &str) -> i64 {
-    let p = Programme::midori_2024().unwrap();
-    let new =
-        residents::NewResident::parse(&registration(phone), &p, in_usage().date_naive()).unwrap();
-    residents::register(db, new, settings().hash_cost, in_usage())
-        .await
-        .unwrap()
-}
-
-async fn store(db: &Db) -> i64 {
-    let p = Programme::midori_2024().unwrap();
-    let new = stores::NewStore::parse(&store_request("みどり商店"), &p).unwrap();
-    let s = stores::create(db, &new, in_usage()).await.unwrap();
-    stores::transition(db, s.id, StoreStatus::Approved, in_usage())
-        .await
-        .unwrap();
-    s.id
-}
-
-async fn charge(db: &Db, resident_id: i64, amount: i64) {
-    let mut tx = db.begin().await.unwrap();
-    let input = ChargeInput {
-        resident_id,
-        amount: Yen(amount),
-        method: ChargeMethod::Cash,
-        receipt_number: "R",
-        actor: "staff:1",
-    };
-    ledger::charge(&mut tx, input, in_usage()).await.unwrap();
-    tx.commit().await.unwrap();
-}
 
 async fn pay(
     db: &Db,
@@ -60,6 +27,7 @@ async fn pay(
         amount: Yen(amount),
         use_points,
         programme: p,
+        channel: PaymentChannel::ResidentApp,
     };
     let receipt = ledger::pay(&mut tx, input, in_usage()).await?;
     tx.commit().await?;
@@ -81,8 +49,8 @@ async fn premium_purses_of_an_ended_issue_are_never_spent() {
         .unwrap()
         .shifted_by_days(-120);
     assert!(old.premium_expires_at() < in_usage());
-    let r = resident(db, "09010000001").await;
-    let s = store(db).await;
+    let r = db_resident(db, "09010000001").await;
+    let s = db_store(db).await;
     let mut tx = db.begin().await.unwrap();
     let before = old.usage.start();
     ledger::issue_sets(
@@ -119,7 +87,7 @@ async fn premium_purses_of_an_ended_issue_are_never_spent() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    charge(db, r, 1000).await;
+    db_charge(db, r, 1000).await;
 
     let receipt = pay(db, &current, r, s, 7000, true).await.unwrap();
     let legs: Vec<_> = receipt
@@ -163,8 +131,8 @@ async fn refunds_return_value_to_the_purses_it_came_from_latest_first() {
     let t = test_db().await;
     let db = &t.db;
     let p = Programme::midori_2024().unwrap();
-    let r = resident(db, "09010000002").await;
-    let s = store(db).await;
+    let r = db_resident(db, "09010000002").await;
+    let s = db_store(db).await;
     let mut tx = db.begin().await.unwrap();
     ledger::issue_sets(
         &mut tx,
@@ -178,7 +146,7 @@ async fn refunds_return_value_to_the_purses_it_came_from_latest_first() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    charge(db, r, 1000).await;
+    db_charge(db, r, 1000).await;
     let receipt = pay(db, &p, r, s, 7000, false).await.unwrap();
     let refund = |amount: i64| RefundInput {
         payment_id: receipt.payment_id,
@@ -233,8 +201,8 @@ async fn refunds_return_value_to_the_purses_it_came_from_latest_first() {
 async fn transfers_cannot_be_changed_or_deleted() {
     let t = test_db().await;
     let db = &t.db;
-    let r = resident(db, "09010000003").await;
-    charge(db, r, 1000).await;
+    let r = db_resident(db, "09010000003").await;
+    db_charge(db, r, 1000).await;
     let update = sqlx::query("UPDATE transfers SET amount = 1")
         .execute(db.writer())
         .await;
@@ -251,13 +219,13 @@ async fn five_thousand_parallel_payments_to_one_store_all_land() {
     let t = test_db().await;
     let db = t.db.clone();
     let p = Arc::new(Programme::midori_2024().unwrap());
-    let s = store(&db).await;
+    let s = db_store(&db).await;
     const RESIDENTS: i64 = 500;
     const EACH: i64 = 10;
     let mut ids = Vec::new();
     for i in 0..RESIDENTS {
-        let id = resident(&db, &format!("0802{i:07}")).await;
-        charge(&db, id, 1000).await;
+        let id = db_resident(&db, &format!("0802{i:07}")).await;
+        db_charge(&db, id, 1000).await;
         ids.push(id);
     }
     let started = std::time::Instant::now();

@@ -6,7 +6,7 @@
 mod common;
 
 use chiiki_backend::db::Db;
-use chiiki_backend::ledger::{self, ChargeInput, PaymentInput, RefundInput};
+use chiiki_backend::ledger::{self, ChargeInput, PaymentChannel, PaymentInput, RefundInput};
 use chiiki_backend::programme::Programme;
 use chiiki_backend::reports::{self, Report, ResidentCount, Spending};
 use chiiki_core::Yen;
@@ -102,6 +102,7 @@ async fn pay(
         amount: Yen(amount),
         use_points,
         programme: p,
+        channel: PaymentChannel::ResidentApp,
     };
     let receipt = ledger::pay(&mut tx, input, at).await.unwrap();
     tx.commit().await.unwrap();

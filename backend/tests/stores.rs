@@ -1756,6 +1756,7 @@ async fn chiiki_settle_close_writes_the_same_files_every_time() {
         amount: Yen(4321),
         use_points: false,
         programme: &programme,
+        channel: ledger::PaymentChannel::ResidentApp,
     };
     ledger::pay(&mut tx, input, november).await.unwrap();
     tx.commit().await.unwrap();

@@ -184,6 +184,9 @@ impl FromRequestParts<AppState> for Staff {
         let crate::http::ClientIp(ip) = crate::http::ClientIp::from_request_parts(parts, state)
             .await
             .map_err(|e| Failure(e).into_response())?;
+        let name = auth::display_name(&state.db, &who)
+            .await
+            .map_err(|e| Failure::from(e).into_response())?;
         let key = state
             .stores
             .form_key(&state.db, now)
@@ -192,7 +195,7 @@ impl FromRequestParts<AppState> for Staff {
         let nonce = session_nonce(&token);
         Ok(Staff {
             id: who.id,
-            name: who.display_name,
+            name,
             role: who.role,
             ip,
             csrf: key.issue_bound(&nonce, now),

@@ -1,46 +1,68 @@
-//! Group commit for SQLite's single writer. Value-moving requests queue their transaction
-//! here; one task takes whatever is queued, runs each in its own savepoint of one transaction
-//! and commits them together: one fsync for the batch instead of one per payment, and the
-//! writer connection handed over once per batch instead of once per request.
+//! Group commit: value-moving requests queue here and share transactions. A writer takes
+//! whatever is queued, runs it in one transaction and commits once: one WAL flush for the
+//! batch instead of one per request, and (for payments) a handful of set-based statements for
+//! the whole batch instead of a dozen per payment (`payment_batch`).
+//!
+//! - Residents' payments come here on both engines. SQLite has one writer (it allows one
+//!   anyway); PostgreSQL has [`POSTGRES_WRITERS`], so that one batch's commit overlaps the next
+//!   batch's statements. Row locks taken in one order keep concurrent batches, and other
+//!   servers' batches, correct and free of deadlocks.
+//! - On SQLite every other value-moving request comes here too, each in its own savepoint of
+//!   the batch's transaction. PostgreSQL runs those concurrently on its pool.
 //!
 //! Nothing is answered before the batch's commit returns, so an acknowledged payment is a
-//! durable one. A refusal (4xx) rolls back to its savepoint and is remembered under its key in
-//! the same transaction; a server fault inside one request's savepoint fails that request
-//! only; a fault of the transaction itself (begin, a savepoint, commit) fails the whole batch
-//! with a server error, which clients retry with their idempotency keys. An idle queue means
-//! a batch of one: no waiting for company.
-//!
-//! PostgreSQL runs transactions concurrently on its pool and groups WAL flushes itself, so it
-//! does not come here.
+//! durable one. A refusal (4xx) is remembered under its key in the same transaction; a server
+//! fault inside one request's savepoint fails that request only; a fault of the transaction
+//! itself (begin, a set-based payment statement, commit) fails the whole batch with a server
+//! error, which clients retry with their idempotency keys. An idle queue means a batch of
+//! one: no waiting for company.
 
+use super::AppState;
 use super::error::ApiError;
 use super::idempotent::TxFuture;
+use super::payment_batch::{self, Paid, PaymentJob, Rules};
+use crate::auth::PinPolicy;
 use crate::clock::Clock;
-use crate::db::{Db, Tx};
+use crate::db::{Db, Engine, Tx};
 use crate::idempotency::{IdempotencyKey, StoredResponse};
+use crate::programme::Programme;
 use axum::http::StatusCode;
+use chiiki_core::protocol::ErrorCode;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
-/// At most this many requests share a commit: enough to amortise the fsync, few enough that
-/// the first of a batch does not wait long for the last.
+/// At most this many requests share a commit: enough to amortise the flush and the
+/// statements, few enough that the first of a batch does not wait long for the last.
 const MAX_BATCH: usize = 32;
-/// Requests queued for the writer at most; beyond it callers wait to queue (back-pressure).
+/// Requests queued for the writers at most; beyond it callers wait to queue (back-pressure).
 const QUEUE: usize = 1024;
+/// Payment writers per server on PostgreSQL. Two would keep one batch's flush and the next
+/// batch's statements overlapping; four leave room for a batch waiting on another's row locks.
+const POSTGRES_WRITERS: usize = 4;
 
 /// A request's work with its response already serialised: what the queue carries.
 pub type Work =
     Box<dyn for<'t> FnOnce(&'t mut Tx) -> TxFuture<'t, (String, Option<i64>)> + Send + 'static>;
 
-struct Job {
+enum Job {
+    Payment {
+        job: PaymentJob,
+        reply: Reply<Paid>,
+    },
+    Work {
+        key: IdempotencyKey,
+        status: StatusCode,
+        work: Work,
+        reply: Reply<StoredResponse>,
+    },
+}
+
+struct Queued {
     lane: Lane,
-    key: IdempotencyKey,
-    status: StatusCode,
-    work: Work,
-    reply: oneshot::Sender<Result<StoredResponse, ApiError>>,
+    job: Job,
 }
 
 /// Which queue a request waits in. A resident at the till comes first: a sale's burst of
@@ -57,11 +79,22 @@ pub enum Lane {
 const BEHIND_PER_BATCH: usize = 2;
 
 struct Queues {
-    till: mpsc::Sender<Job>,
-    behind: mpsc::Sender<Job>,
+    till: mpsc::Sender<Queued>,
+    behind: mpsc::Sender<Queued>,
 }
 
-/// The queues to the writer task, started on first use (inside the runtime).
+/// What the writers need of the server's state. Not the state itself: the writers end when
+/// the last [`GroupCommit`] handle (and so every sender) is dropped.
+#[derive(Clone)]
+struct Context {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    programme: Arc<Programme>,
+    pin_policy: PinPolicy,
+    counts: Arc<Counts>,
+}
+
+/// The queues to the writers, started on first use (inside the runtime).
 #[derive(Clone, Default)]
 pub struct GroupCommit {
     queues: Arc<OnceLock<Queues>>,
@@ -89,62 +122,86 @@ impl GroupCommit {
         }
     }
 
+    /// Makes a resident's payment in a coming batch and answers once that batch committed.
+    pub async fn pay(&self, state: &AppState, job: PaymentJob) -> Result<Paid, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Payment { job, reply };
+        self.enqueue(state, Lane::Till, job).await?;
+        answer
+            .await
+            .map_err(|_| ApiError::internal("the group-commit writer dropped a payment"))?
+    }
+
     /// Runs `work` under `key` in a coming batch and answers once that batch has committed.
+    /// SQLite only: PostgreSQL runs such work on its pool.
     pub async fn run(
         &self,
-        db: &Db,
-        clock: &Arc<dyn Clock>,
+        state: &AppState,
         lane: Lane,
         key: &IdempotencyKey,
         status: StatusCode,
         work: Work,
     ) -> Result<StoredResponse, ApiError> {
-        let queues = self.queues.get_or_init(|| {
-            let (till, till_rx) = mpsc::channel(QUEUE);
-            let (behind, behind_rx) = mpsc::channel(QUEUE);
-            let receivers = Receivers {
-                till: till_rx,
-                behind: behind_rx,
-            };
-            tokio::spawn(writer(
-                db.clone(),
-                clock.clone(),
-                self.counts.clone(),
-                receivers,
-            ));
-            Queues { till, behind }
-        });
-        let queue = match lane {
-            Lane::Till => &queues.till,
-            Lane::BehindPayments => &queues.behind,
-        };
         let (reply, answer) = oneshot::channel();
-        let job = Job {
-            lane,
+        let job = Job::Work {
             key: key.clone(),
             status,
             work,
             reply,
         };
-        queue
-            .send(job)
-            .await
-            .map_err(|_| ApiError::internal("the group-commit writer has stopped"))?;
+        self.enqueue(state, lane, job).await?;
         answer
             .await
             .map_err(|_| ApiError::internal("the group-commit writer dropped a request"))?
     }
+
+    async fn enqueue(&self, state: &AppState, lane: Lane, job: Job) -> Result<(), ApiError> {
+        let queues = self.queues.get_or_init(|| self.start(state));
+        let queue = match lane {
+            Lane::Till => &queues.till,
+            Lane::BehindPayments => &queues.behind,
+        };
+        queue
+            .send(Queued { lane, job })
+            .await
+            .map_err(|_| ApiError::internal("the group-commit writer has stopped"))
+    }
+
+    fn start(&self, state: &AppState) -> Queues {
+        let (till, till_rx) = mpsc::channel(QUEUE);
+        let (behind, behind_rx) = mpsc::channel(QUEUE);
+        let receivers = Arc::new(Mutex::new(Receivers {
+            till: till_rx,
+            behind: behind_rx,
+        }));
+        let context = Context {
+            db: state.db.clone(),
+            clock: state.clock.clone(),
+            programme: state.programme.clone(),
+            pin_policy: state.settings.pin_policy,
+            counts: self.counts.clone(),
+        };
+        match state.db.engine {
+            Engine::Sqlite => start_sqlite_writer(context, receivers),
+            Engine::Postgres => {
+                for _ in 0..POSTGRES_WRITERS {
+                    tokio::spawn(writer(context.clone(), receivers.clone()));
+                }
+            }
+        }
+        Queues { till, behind }
+    }
 }
 
 struct Receivers {
-    till: mpsc::Receiver<Job>,
-    behind: mpsc::Receiver<Job>,
+    till: mpsc::Receiver<Queued>,
+    behind: mpsc::Receiver<Queued>,
 }
 
 impl Receivers {
     /// Waits for a request, then takes what else is queued: till requests first, then up to
     /// [`BEHIND_PER_BATCH`] of the others. Empty when both queues are closed.
-    async fn next_batch(&mut self) -> Vec<Job> {
+    async fn next_batch(&mut self) -> Vec<Queued> {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         tokio::select! {
             biased;
@@ -175,94 +232,212 @@ impl Receivers {
     }
 }
 
-async fn writer(db: Db, clock: Arc<dyn Clock>, counts: Arc<Counts>, mut queues: Receivers) {
+/// SQLite's one writer gets a thread and a runtime of its own: it is the one serial step of
+/// every payment, so it must not wait behind HTTP tasks for a worker each time a statement
+/// returns.
+fn start_sqlite_writer(context: Context, receivers: Arc<Mutex<Receivers>>) {
+    let started = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .and_then(|runtime| {
+            std::thread::Builder::new()
+                .name("chiiki-writer".into())
+                .spawn(move || runtime.block_on(writer(context, receivers)))
+        });
+    if let Err(e) = started {
+        // Callers then get "the writer has stopped" (500) rather than a hang.
+        tracing::error!(error = %e, "group commit: cannot start the writer thread");
+    }
+}
+
+/// Takes batches until the queues close. Writers share the receivers: one gathers a batch
+/// while the others run theirs.
+async fn writer(context: Context, receivers: Arc<Mutex<Receivers>>) {
     loop {
-        let jobs = queues.next_batch().await;
+        let jobs = receivers.lock().await.next_batch().await;
         if jobs.is_empty() {
             return;
         }
         let size = jobs.len();
-        let answers = run_batch(&db, clock.as_ref(), jobs).await;
-        counts.batches.fetch_add(1, Ordering::Relaxed);
-        counts.requests.fetch_add(size as u64, Ordering::Relaxed);
+        run_batch(&context, jobs).await;
+        context.counts.batches.fetch_add(1, Ordering::Relaxed);
+        context
+            .counts
+            .requests
+            .fetch_add(size as u64, Ordering::Relaxed);
         metrics::histogram!("chiiki_group_commit_batch_size").record(size as f64);
-        for (reply, answer) in answers {
-            // A caller that went away still had its work done (and remembered under its key).
+    }
+}
+
+/// Where a request's answer goes, and the answer.
+type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
+type Answered<T> = (Reply<T>, Result<T, ApiError>);
+
+/// The answers of a batch, in the order of its requests, sent only after its commit.
+struct Answers {
+    payments: Vec<Answered<Paid>>,
+    works: Vec<Answered<StoredResponse>>,
+}
+
+impl Answers {
+    /// Every request starts as "not finished", so that any way out still answers everyone.
+    fn unfinished(payments: Vec<Reply<Paid>>, works: Vec<Reply<StoredResponse>>) -> Answers {
+        let unfinished = ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            "サーバーで問題が起きました。もう一度お試しください。 / The batch did not finish.",
+        );
+        Answers {
+            payments: payments
+                .into_iter()
+                .map(|reply| (reply, Err(unfinished.clone())))
+                .collect(),
+            works: works
+                .into_iter()
+                .map(|reply| (reply, Err(unfinished.clone())))
+                .collect(),
+        }
+    }
+
+    /// Every answer becomes `err`: the transaction did not commit.
+    fn fail(&mut self, err: &ApiError) {
+        for (_, answer) in &mut self.payments {
+            *answer = Err(err.clone());
+        }
+        for (_, answer) in &mut self.works {
+            *answer = Err(err.clone());
+        }
+    }
+
+    fn send(self) {
+        // A caller that went away still had its work done (and remembered under its key).
+        for (reply, answer) in self.payments {
+            let _ = reply.send(answer);
+        }
+        for (reply, answer) in self.works {
             let _ = reply.send(answer);
         }
     }
 }
 
-type Answer = (
-    oneshot::Sender<Result<StoredResponse, ApiError>>,
-    Result<StoredResponse, ApiError>,
-);
+/// Another request's work, as the batch runs it.
+struct WorkJob {
+    key: IdempotencyKey,
+    status: StatusCode,
+    work: Work,
+}
 
-/// One transaction for `jobs`. Returns every job's answer, to be sent after the commit.
-async fn run_batch(db: &Db, clock: &dyn Clock, jobs: Vec<Job>) -> Vec<Answer> {
-    let mut tx = match db.begin().await {
-        Ok(tx) => tx,
-        Err(e) => return fail_all(jobs.into_iter().map(|j| j.reply), ApiError::from(e)),
-    };
-    let now = clock.now();
-    let mut answers: Vec<Answer> = Vec::with_capacity(jobs.len());
-    let mut jobs = jobs.into_iter();
-    let mut first = true;
-    while let Some(job) = jobs.next() {
-        let open = if first {
-            "SAVEPOINT request"
-        } else {
-            // Ends the previous request's savepoint and opens this one's in one round trip.
-            "RELEASE request; SAVEPOINT request"
-        };
-        first = false;
-        match in_savepoint(&mut tx, open, job.key, job.status, job.work, now).await {
-            Ok(answer) => answers.push((job.reply, answer)),
-            Err(broken) => {
-                // The transaction itself failed: nothing of this batch is committed.
-                tracing::error!(error = %broken, "group commit: the batch's transaction failed");
-                let _ = tx.rollback().await;
-                let replies = answers
-                    .into_iter()
-                    .map(|(reply, _)| reply)
-                    .chain(std::iter::once(job.reply))
-                    .chain(jobs.map(|j| j.reply));
-                return fail_all(replies, ApiError::from(broken));
+/// One transaction for `jobs`: the payments together first, then each other request in a
+/// savepoint of its own. Answers everyone after the commit.
+async fn run_batch(context: &Context, jobs: Vec<Queued>) {
+    let mut payments = Vec::new();
+    let mut payment_replies = Vec::new();
+    let mut works = Vec::new();
+    let mut work_replies = Vec::new();
+    for queued in jobs {
+        match queued.job {
+            Job::Payment { job, reply } => {
+                payments.push(job);
+                payment_replies.push(reply);
+            }
+            Job::Work {
+                key,
+                status,
+                work,
+                reply,
+            } => {
+                works.push(WorkJob { key, status, work });
+                work_replies.push(reply);
             }
         }
     }
-    // The commit ends the last savepoint too.
-    match tx.commit().await {
-        Ok(()) => answers,
-        Err(e) => {
-            tracing::error!(error = %e, "group commit: commit failed");
-            fail_all(
-                answers.into_iter().map(|(reply, _)| reply),
-                ApiError::from(e),
-            )
+    let mut answers = Answers::unfinished(payment_replies, work_replies);
+    let outcome = match context.db.begin().await {
+        Ok(mut tx) => match run_in(context, &mut tx, &payments, works, &mut answers).await {
+            Ok(()) => tx.commit().await.map_err(ApiError::from),
+            Err(e) => {
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        },
+        Err(e) => Err(ApiError::from(e)),
+    };
+    if let Err(e) = outcome {
+        tracing::error!(error = %e.message, "group commit: the batch's transaction failed");
+        answers.fail(&e);
+    }
+    answers.send();
+}
+
+/// The batch's statements, answers filled in as they come. `Err` means the transaction
+/// itself failed.
+async fn run_in(
+    context: &Context,
+    tx: &mut Tx,
+    payments: &[PaymentJob],
+    works: Vec<WorkJob>,
+    answers: &mut Answers,
+) -> Result<(), ApiError> {
+    let now = context.clock.now();
+    if !payments.is_empty() {
+        // Beside other requests the payments get a savepoint, so that a fault of theirs
+        // leaves the others to commit.
+        let shared = !works.is_empty();
+        if shared {
+            sqlx::raw_sql("SAVEPOINT payments")
+                .execute(&mut **tx)
+                .await?;
+        }
+        let rules = Rules {
+            programme: &context.programme,
+            pin_pepper: context.db.vault().pin_pepper(),
+            pin_policy: context.pin_policy,
+            now,
+        };
+        let outcome = AssertUnwindSafe(payment_batch::apply(tx, payments, &rules))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(ApiError::internal("a payment batch panicked")));
+        match outcome {
+            Ok(results) => {
+                for ((_, answer), result) in answers.payments.iter_mut().zip(results) {
+                    *answer = result;
+                }
+                if shared {
+                    sqlx::raw_sql("RELEASE payments").execute(&mut **tx).await?;
+                }
+            }
+            Err(err) if shared => {
+                sqlx::raw_sql("ROLLBACK TO payments; RELEASE payments")
+                    .execute(&mut **tx)
+                    .await?;
+                for (_, answer) in &mut answers.payments {
+                    *answer = Err(err.clone());
+                }
+            }
+            // Only payments: the whole transaction goes.
+            Err(err) => return Err(err),
         }
     }
+    for (job, (_, answer)) in works.into_iter().zip(answers.works.iter_mut()) {
+        *answer = in_savepoint(tx, job.key, job.status, job.work, now).await?;
+    }
+    Ok(())
 }
 
-fn fail_all(
-    replies: impl Iterator<Item = oneshot::Sender<Result<StoredResponse, ApiError>>>,
-    err: ApiError,
-) -> Vec<Answer> {
-    replies.map(|reply| (reply, Err(err.clone()))).collect()
-}
-
-/// Runs one request in a savepoint that `open` starts (released by the next request's `open`
-/// or by the commit). The outer `Err` means the transaction can no longer be trusted (a
-/// savepoint statement failed); the inner result is the request's own answer.
+/// Runs one request in a savepoint of its own. The outer `Err` means the transaction can no
+/// longer be trusted (a savepoint statement failed); the inner result is the request's own
+/// answer.
 async fn in_savepoint(
     tx: &mut Tx,
-    open: &'static str,
     key: IdempotencyKey,
     status: StatusCode,
     work: Work,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Result<StoredResponse, ApiError>, sqlx::Error> {
-    sqlx::raw_sql(open).execute(&mut **tx).await?;
+    sqlx::raw_sql("SAVEPOINT request")
+        .execute(&mut **tx)
+        .await?;
     let outcome = AssertUnwindSafe(attempt(tx, &key, status, work, now))
         .catch_unwind()
         .await
@@ -286,6 +461,7 @@ async fn in_savepoint(
             }
         }
     };
+    sqlx::raw_sql("RELEASE request").execute(&mut **tx).await?;
     Ok(answer)
 }
 
@@ -325,20 +501,22 @@ async fn attempt(
 mod tests {
     use super::*;
 
-    fn job(lane: Lane, n: usize) -> Job {
+    fn job(lane: Lane, n: usize) -> Queued {
         let key = IdempotencyKey::new("resident:1", Some(&format!("k{n}")), "POST /t", &().into())
             .expect("a valid key");
         let (reply, _) = oneshot::channel();
-        Job {
+        Queued {
             lane,
-            key,
-            status: StatusCode::CREATED,
-            work: Box::new(|_| Box::pin(async { Ok((String::new(), None)) })),
-            reply,
+            job: Job::Work {
+                key,
+                status: StatusCode::CREATED,
+                work: Box::new(|_| Box::pin(async { Ok((String::new(), None)) })),
+                reply,
+            },
         }
     }
 
-    fn lanes(batch: &[Job]) -> Vec<Lane> {
+    fn lanes(batch: &[Queued]) -> Vec<Lane> {
         batch.iter().map(|job| job.lane).collect()
     }
 

@@ -91,7 +91,7 @@ where
         });
         let response = state
             .group_commit
-            .run(&state.db, &state.clock, lane, key, status, work)
+            .run(state, lane, key, status, work)
             .await?;
         return Ok(stored(response));
     }

@@ -17,9 +17,10 @@ pub async fn me(State(state): State<AppState>, Auth(who): Auth) -> Result<Json<M
         PrincipalKind::Resident => Some(residents::profile(&state.db, who.id).await?),
         _ => None,
     };
+    let display_name = crate::auth::display_name(&state.db, &who).await?;
     Ok(Json(Me {
         role: who.role,
-        display_name: who.display_name,
+        display_name,
         device_id: who.device_id,
         resident,
         store_id: who.store_id,

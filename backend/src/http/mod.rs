@@ -10,6 +10,8 @@ pub mod idempotent;
 mod me;
 mod onboarding;
 pub mod openapi;
+// Public for the ledger simulation in tests/bench, which runs payment batches itself.
+pub mod payment_batch;
 mod payments;
 mod points;
 mod posters;
@@ -69,7 +71,8 @@ pub struct AppState {
     pub sale: crate::sale::SaleRuntime,
     /// The stores' live payment feed, document fonts and form key.
     pub stores: Arc<crate::stores::StoreServices>,
-    /// SQLite's value-moving transactions, several to a commit.
+    /// Value-moving transactions, several to a commit: residents' payments on both engines,
+    /// everything else too on SQLite.
     pub group_commit: group_commit::GroupCommit,
 }
 

@@ -4,9 +4,10 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, Auth, ClientIp, IdempotencyHeader, limit};
 use super::idempotent::{self, TxFuture};
+use super::payment_batch::PaymentJob;
 use crate::auth::{self, PrincipalKind};
 use crate::idempotency::IdempotencyKey;
-use crate::ledger::{self, PaymentInput, RefundInput};
+use crate::ledger::{self, RefundInput};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -72,56 +73,33 @@ pub async fn pay(
         "POST /api/v1/payments",
         &body,
     )?;
-    if let Some(previous) = key.lookup(&state.db).await? {
-        return Ok(idempotent::stored(previous));
-    }
     limit(&state.limits.pin_per_account, &who.actor(), &state)?;
     let amount = checked_amount(req.amount, state.programme.max_payment)?;
     let store_id = target_store(&state, &req)?;
-    let now = state.clock.now();
-    if let Err(e) = auth::check_pin(
-        &state.db,
+    // The key, the PIN and the payment are checked in the batch's transaction, in that
+    // order: a retry answers what the first attempt answered and counts no PIN twice.
+    let job = PaymentJob {
+        key,
         resident_id,
-        &req.pin,
-        state.settings.pin_policy,
-        now,
-    )
-    .await
-    {
-        return idempotent::refuse(&state, &key, e.into()).await;
-    }
-    let programme = state.programme.clone();
-    let use_points = req.use_points.unwrap_or(false);
-    let after_commit = crate::store_mode::AfterCommit::default();
-    let announce = after_commit.clone();
-    let response = idempotent::run(
-        &state,
-        &key,
-        StatusCode::CREATED,
-        move |tx| -> TxFuture<'_, _> {
-            Box::pin(async move {
-                let input = PaymentInput {
-                    resident_id,
-                    store_id,
-                    amount,
-                    use_points,
-                    programme: &programme,
-                };
-                let receipt = ledger::pay(tx, input, now).await?;
-                announce.set(crate::store_mode::feed::payment_event(&receipt));
-                let id = receipt.payment_id;
-                Ok((receipt, id))
-            })
-        },
-    )
-    .await?;
+        store_id,
+        amount,
+        use_points: req.use_points.unwrap_or(false),
+        pin: req.pin,
+    };
+    let paid = state.group_commit.pay(&state, job).await?;
+    let response = idempotent::stored(paid.response);
     let outcome = if response.status().is_success() {
         "accepted"
     } else {
         "refused"
     };
     crate::ops::metrics::record_payment(outcome, amount.get());
-    after_commit.publish(&state.stores.feed);
+    if let Some(receipt) = &paid.receipt {
+        state
+            .stores
+            .feed
+            .publish(crate::store_mode::feed::payment_event(receipt));
+    }
     tracing::info!(resident_id, store_id, amount = amount.get(), status = %response.status(), "payment");
     Ok(response)
 }

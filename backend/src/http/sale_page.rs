@@ -98,9 +98,13 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<Resident> {
     let who = auth::authenticate(&state.db, token, state.clock.now())
         .await
         .ok()?;
-    (who.kind == PrincipalKind::Resident).then(|| Resident {
+    if who.kind != PrincipalKind::Resident {
+        return None;
+    }
+    let name = auth::display_name(&state.db, &who).await.ok()?;
+    Some(Resident {
         id: who.id,
-        name: who.display_name,
+        name,
         token: token.to_string(),
     })
 }

@@ -161,12 +161,12 @@ pub async fn charge(
         amount,
         use_points: false,
         programme,
+        channel: PaymentChannel::ResidentCode {
+            device_id: code.device_id,
+            actor: staff_actor,
+        },
     };
-    let channel = PaymentChannel::ResidentCode {
-        device_id: code.device_id,
-        actor: staff_actor,
-    };
-    let receipt = ledger::pay_via(tx, input, channel, now).await?;
+    let receipt = ledger::pay(tx, input, now).await?;
     // Codes of this device that can no longer be fresh need not be remembered.
     sqlx::query("DELETE FROM resident_code_nonces WHERE device_id = $1 AND expires_at < $2")
         .bind(code.device_id)

@@ -409,3 +409,47 @@ pub async fn error_code(res: reqwest::Response) -> (u16, ErrorCode) {
     let body: ErrorBody = res.json().await.expect("error body");
     (status, body.error)
 }
+
+/// A resident registered straight into `db` (PIN 1234), without HTTP.
+pub async fn db_resident(db: &Db, phone: &str) -> i64 {
+    let p = Programme::midori_2024().expect("the Midori programme");
+    let new = chiiki_backend::residents::NewResident::parse(
+        &registration(phone),
+        &p,
+        in_usage().date_naive(),
+    )
+    .expect("a valid registration");
+    chiiki_backend::residents::register(db, new, settings().hash_cost, in_usage())
+        .await
+        .expect("registered")
+}
+
+/// An approved store made straight in `db`, without HTTP.
+pub async fn db_store(db: &Db) -> i64 {
+    let p = Programme::midori_2024().expect("the Midori programme");
+    let new = chiiki_backend::stores::NewStore::parse(&store_request("みどり商店"), &p)
+        .expect("a valid store");
+    let s = chiiki_backend::stores::create(db, &new, in_usage())
+        .await
+        .expect("created");
+    chiiki_backend::stores::transition(db, s.id, StoreStatus::Approved, in_usage())
+        .await
+        .expect("approved");
+    s.id
+}
+
+/// Charges a resident's purse with cash, straight in `db`.
+pub async fn db_charge(db: &Db, resident_id: i64, amount: i64) {
+    let mut tx = db.begin().await.expect("begin");
+    let input = ledger::ChargeInput {
+        resident_id,
+        amount: chiiki_core::Yen(amount),
+        method: ChargeMethod::Cash,
+        receipt_number: "R",
+        actor: "staff:1",
+    };
+    ledger::charge(&mut tx, input, in_usage())
+        .await
+        .expect("charged");
+    tx.commit().await.expect("commit");
+}

@@ -1,14 +1,17 @@
-//! A seeded simulation of the ledger against an in-memory model. Charges, payments and
-//! refunds run through the server's own exactly-once path (`http::idempotent::run` over the
-//! ledger functions) on a real database, with faults injected:
+//! A seeded simulation of the ledger against an in-memory model. Everything runs through the
+//! server's own exactly-once paths on a real database: residents' payments as the payment
+//! writer runs them (`http::payment_batch::apply`, several to a transaction, in batches of one
+//! to eight), charges and refunds through `http::idempotent::run`. Faults are injected:
 //! - the transaction fails at its end, after all its writes (nothing may persist; a retry
-//!   with the same key must then do the work once),
+//!   with the same keys must then do the work once),
 //! - the response is lost (the retry with the same key must replay it, not repeat it),
 //! - the request is delivered twice at once (both answers must be the same, one effect).
 //!
-//! The model predicts every answer (accepted or refused, balance after) and the database is
-//! compared with it periodically and at the end. A failure prints the seed and the operation
-//! number; `--seed` replays the same run.
+//! Some payments carry a wrong PIN: the model counts wrong PINs per resident and locks
+//! payments at the fifth, so a PIN counted twice for one key (on a retry) shows as a lock
+//! that comes too early. The model predicts every answer (accepted or refused and why,
+//! balance after) and the database is compared with it periodically and at the end. A failure
+//! prints the seed and the operation number; `--seed` replays the same run.
 
 use crate::bench::Engine;
 use crate::env::{Postgres, Result, Rng, fail, sqlite_url, time_seed};
@@ -20,8 +23,9 @@ use chiiki_backend::clock::SystemClock;
 use chiiki_backend::crypto::HashCost;
 use chiiki_backend::http::error::ApiError;
 use chiiki_backend::http::idempotent::{self, TxFuture};
+use chiiki_backend::http::payment_batch::{self, Paid, PaymentJob, Rules};
 use chiiki_backend::idempotency::IdempotencyKey;
-use chiiki_backend::ledger::{self, ChargeInput, PaymentInput, RefundInput};
+use chiiki_backend::ledger::{self, ChargeInput, RefundInput};
 use chiiki_backend::{AppState, Settings};
 use chiiki_core::Yen;
 use chiiki_core::protocol::ChargeMethod;
@@ -43,12 +47,16 @@ enum Op {
         resident: usize,
         store: usize,
         amount: i64,
+        right_pin: bool,
     },
     Refund {
         payment: usize,
         amount: i64,
     },
 }
+
+/// Wrong PINs in a row that lock a resident's payments (the server's default policy).
+const PIN_TRIES: i64 = 5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fault {
@@ -71,6 +79,10 @@ struct Model {
     balances: Vec<i64>,
     stores: Vec<i64>,
     payments: Vec<Payment>,
+    /// Wrong PINs since the last right one, and whether payments are locked (for the rest of
+    /// the run: the lock outlasts it).
+    pin_failures: Vec<i64>,
+    locked: Vec<bool>,
 }
 
 /// What came back: the status and the JSON body.
@@ -134,10 +146,13 @@ async fn simulate(engine: Engine, ops: u64, seed: u64, pg: Option<&Postgres>) ->
         balances: vec![BALANCE; RESIDENTS],
         stores: vec![0; STORES],
         payments: Vec::new(),
+        pin_failures: vec![0; RESIDENTS],
+        locked: vec![false; RESIDENTS],
     };
     let mut rng = Rng::new(seed);
     let mut faults = 0u64;
-    for n in 0..ops {
+    let mut n = 0u64;
+    while n < ops {
         let op = next_op(&mut rng, &model);
         let fault = match rng.below(100) {
             0..=4 => Fault::FailsAtCommit,
@@ -148,16 +163,37 @@ async fn simulate(engine: Engine, ops: u64, seed: u64, pg: Option<&Postgres>) ->
         if fault != Fault::None {
             faults += 1;
         }
-        let key = format!("sim-{n}");
-        let answer = deliver(&state, &residents, &stores, &model, op, &key, fault)
-            .await
-            .map_err(|e| format!("operation {n} ({op:?}, {fault:?}): {e}"))?;
-        apply(&mut model, op, &answer)
-            .map_err(|e| format!("operation {n} ({op:?}, {fault:?}): {e}"))?;
-        if (n + 1) % 25_000 == 0 || n + 1 == ops {
+        let mut batch = vec![op];
+        if matches!(op, Op::Pay { .. }) {
+            let size = 1 + rng.below(8);
+            while (batch.len() as u64) < size && n + (batch.len() as u64) < ops {
+                batch.push(next_payment(&mut rng));
+            }
+        }
+        let first = n;
+        let context = |e: String| format!("operations {first}.. ({batch:?}, {fault:?}): {e}");
+        let answers = match op {
+            Op::Pay { .. } => deliver_payments(&state, &residents, &stores, &batch, first, fault)
+                .await
+                .map_err(|e| context(e.to_string()))?,
+            _ => {
+                let key = format!("sim-{n}");
+                vec![
+                    deliver(&state, &residents, &model, op, &key, fault)
+                        .await
+                        .map_err(|e| context(e.to_string()))?,
+                ]
+            }
+        };
+        for (k, (op, answer)) in batch.iter().zip(&answers).enumerate() {
+            apply(&mut model, *op, answer)
+                .map_err(|e| format!("operation {} ({op:?}, {fault:?}): {e}", first + k as u64))?;
+        }
+        n += batch.len() as u64;
+        if n / 25_000 != first / 25_000 || n >= ops {
             compare(&state, &residents, &stores, &model)
                 .await
-                .map_err(|e| format!("after operation {n}: {e}"))?;
+                .map_err(|e| format!("after operation {}: {e}", n - 1))?;
         }
     }
     db.close().await;
@@ -182,12 +218,128 @@ fn next_op(rng: &mut Rng, model: &Model) -> Op {
         let amount = 100 + rng.below(model.payments[payment].amount as u64 / 100) as i64 * 100;
         Op::Refund { payment, amount }
     } else {
-        Op::Pay {
-            resident: rng.below(RESIDENTS as u64) as usize,
-            store: rng.below(STORES as u64) as usize,
-            amount: 100 + rng.below(60) as i64 * 100,
+        next_payment(rng)
+    }
+}
+
+/// A payment; one in thirty with a wrong PIN.
+fn next_payment(rng: &mut Rng) -> Op {
+    Op::Pay {
+        resident: rng.below(RESIDENTS as u64) as usize,
+        store: rng.below(STORES as u64) as usize,
+        amount: 100 + rng.below(60) as i64 * 100,
+        right_pin: !rng.chance(1.0 / 30.0),
+    }
+}
+
+/// Sends a batch of payments as the payment writer would, once or, with faults, as often as
+/// the fault needs; returns the answers the clients finally see, one per payment.
+async fn deliver_payments(
+    state: &AppState,
+    residents: &[i64],
+    stores: &[i64],
+    batch: &[Op],
+    first: u64,
+    fault: Fault,
+) -> Result<Vec<Answer>> {
+    let mut jobs = Vec::with_capacity(batch.len() + 1);
+    for (k, op) in batch.iter().enumerate() {
+        let Op::Pay {
+            resident,
+            store,
+            amount,
+            right_pin,
+        } = *op
+        else {
+            return fail(format!("{op:?} in a batch of payments"));
+        };
+        let body = serde_json::json!({"store_id": stores[store], "amount": amount});
+        let scope = format!("resident:{}", residents[resident]);
+        let key = format!("sim-{}", first + k as u64);
+        jobs.push(PaymentJob {
+            key: IdempotencyKey::new(&scope, Some(&key), "POST /api/v1/payments", &body)?,
+            resident_id: residents[resident],
+            store_id: stores[store],
+            amount: Yen(amount),
+            use_points: false,
+            pin: if right_pin { seed::PIN } else { "0000" }.to_string(),
+        });
+    }
+    match fault {
+        Fault::None => run_payments(state, &jobs, false).await,
+        Fault::FailsAtCommit => {
+            run_payments(state, &jobs, true).await?;
+            run_payments(state, &jobs, false).await
+        }
+        Fault::ResponseLost => {
+            let lost = run_payments(state, &jobs, false).await?;
+            let again = run_payments(state, &jobs, false).await?;
+            if lost != again {
+                return fail(format!(
+                    "the retry answered {again:?}, the first time {lost:?}"
+                ));
+            }
+            Ok(again)
+        }
+        Fault::Duplicate => {
+            // One payment twice in the same batch, the copy right behind it.
+            let twice = first as usize % jobs.len();
+            let mut sent = jobs.clone();
+            sent.insert(twice + 1, jobs[twice].clone());
+            let mut answers = run_payments(state, &sent, false).await?;
+            let copy = answers.remove(twice + 1);
+            if copy != answers[twice] {
+                return fail(format!(
+                    "duplicate deliveries answered {:?} and {copy:?}",
+                    answers[twice]
+                ));
+            }
+            Ok(answers)
         }
     }
+}
+
+/// One transaction of payments, committed or (`fails_at_commit`) rolled back after all its
+/// writes, when the answers are lost with it.
+async fn run_payments(
+    state: &AppState,
+    jobs: &[PaymentJob],
+    fails_at_commit: bool,
+) -> Result<Vec<Answer>> {
+    let rules = Rules {
+        programme: &state.programme,
+        pin_pepper: state.db.vault().pin_pepper(),
+        pin_policy: state.settings.pin_policy,
+        now: state.clock.now(),
+    };
+    let mut tx = state.db.begin().await?;
+    let answers = match payment_batch::apply(&mut tx, jobs, &rules).await {
+        Ok(answers) => answers,
+        Err(e) => {
+            tx.rollback().await?;
+            return fail(format!("the batch failed: {} {}", e.status, e.message));
+        }
+    };
+    if fails_at_commit {
+        tx.rollback().await?;
+    } else {
+        tx.commit().await?;
+    }
+    answers
+        .into_iter()
+        .map(|answer| -> Result<Answer> {
+            Ok(match answer {
+                Ok(Paid { response, .. }) => Answer {
+                    status: response.status,
+                    body: serde_json::from_str(&response.body)?,
+                },
+                Err(e) => Answer {
+                    status: e.status.as_u16(),
+                    body: serde_json::to_value(e.body())?,
+                },
+            })
+        })
+        .collect()
 }
 
 /// Sends `op` once or, with faults, as often as the fault needs; returns the answer the client
@@ -195,14 +347,12 @@ fn next_op(rng: &mut Rng, model: &Model) -> Op {
 async fn deliver(
     state: &AppState,
     residents: &[i64],
-    stores: &[i64],
     model: &Model,
     op: Op,
     key: &str,
     fault: Fault,
 ) -> Result<Answer> {
-    let once =
-        |fail_at_commit: bool| attempt(state, residents, stores, model, op, key, fail_at_commit);
+    let once = |fail_at_commit: bool| attempt(state, residents, model, op, key, fail_at_commit);
     match fault {
         Fault::None => once(false).await,
         Fault::FailsAtCommit => {
@@ -238,7 +388,6 @@ async fn deliver(
 async fn attempt(
     state: &AppState,
     residents: &[i64],
-    stores: &[i64],
     model: &Model,
     op: Op,
     key: &str,
@@ -276,41 +425,7 @@ async fn attempt(
             )
             .await
         }
-        Op::Pay {
-            resident,
-            store,
-            amount,
-        } => {
-            let resident_id = residents[resident];
-            let store_id = stores[store];
-            let body = serde_json::json!({"store_id": store_id, "amount": amount});
-            let scope = format!("resident:{resident_id}");
-            let key = IdempotencyKey::new(&scope, Some(key), "POST /api/v1/payments", &body)?;
-            let programme = state.programme.clone();
-            idempotent::run(
-                state,
-                &key,
-                StatusCode::CREATED,
-                move |tx| -> TxFuture<'_, _> {
-                    Box::pin(async move {
-                        let input = PaymentInput {
-                            resident_id,
-                            store_id,
-                            amount: Yen(amount),
-                            use_points: false,
-                            programme: &programme,
-                        };
-                        let receipt = ledger::pay(tx, input, now).await?;
-                        if fail_at_commit {
-                            return Err(injected());
-                        }
-                        let id = receipt.payment_id;
-                        Ok((receipt, id))
-                    })
-                },
-            )
-            .await
-        }
+        Op::Pay { .. } => return fail("payments go through deliver_payments"),
         Op::Refund { payment, amount } => {
             let payment_id = model.payments[payment].id;
             let body = serde_json::json!({"amount": amount});
@@ -371,7 +486,21 @@ fn apply(model: &mut Model, op: Op, answer: &Answer) -> Result<()> {
             resident,
             store,
             amount,
+            right_pin,
         } => {
+            let code = answer.body["error"].as_str().unwrap_or_default();
+            if model.locked[resident] {
+                return expect(answer, 423, "pin_locked", "payments locked by wrong PINs");
+            }
+            if !right_pin {
+                model.pin_failures[resident] += 1;
+                if model.pin_failures[resident] >= PIN_TRIES {
+                    model.locked[resident] = true;
+                    return expect(answer, 423, "pin_locked", "the lock at the fifth wrong PIN");
+                }
+                return expect(answer, 422, "wrong_pin", "a wrong PIN");
+            }
+            model.pin_failures[resident] = 0;
             let enough = model.balances[resident] >= amount;
             match (answer.status, enough) {
                 (201, true) => {
@@ -398,7 +527,7 @@ fn apply(model: &mut Model, op: Op, answer: &Answer) -> Result<()> {
                         refunded: 0,
                     });
                 }
-                (422, false) => {}
+                (422, false) if code == "insufficient_balance" => {}
                 (status, enough) => {
                     return fail(format!(
                         "answered {status} ({}), the model expected {}",
@@ -435,6 +564,18 @@ fn apply(model: &mut Model, op: Op, answer: &Answer) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// An answer the model expects to be a refusal with this status and error code.
+fn expect(answer: &Answer, status: u16, code: &str, why: &str) -> Result<()> {
+    if answer.status == status && answer.body["error"] == code {
+        Ok(())
+    } else {
+        fail(format!(
+            "answered {} ({}), the model expected {status} {code}: {why}",
+            answer.status, answer.body
+        ))
+    }
 }
 
 async fn compare(state: &AppState, residents: &[i64], stores: &[i64], model: &Model) -> Result<()> {
