@@ -526,44 +526,87 @@ impl PinState {
     }
 }
 
-/// The PIN states of `residents` inside `tx`, by resident id. On PostgreSQL the rows stay
-/// locked until the transaction ends, so concurrent attempts (another server, another batch)
-/// count one after the other. Ids are locked in ascending order, which every batch shares.
-pub async fn pins(
+/// Residents paying in one transaction: whose session each token is, and their PIN states.
+#[derive(Debug, Default)]
+pub struct Payers {
+    /// Token hash → the resident, or why the token cannot pay.
+    pub sessions: HashMap<String, Result<i64, AuthError>>,
+    /// Resident → PIN state, shared by all the resident's sessions in the batch.
+    pub pins: HashMap<i64, PinState>,
+}
+
+/// The residents behind the sessions `token_hashes` (SHA-256 of bearer tokens) and their PIN
+/// states, read inside `tx` in one statement: a payment batch authenticates its callers in
+/// the transaction that pays, so nobody signed out or locked meanwhile can pay. On PostgreSQL
+/// the residents' rows stay locked until the transaction ends, so concurrent attempts
+/// (another batch, another server) count one after the other; rows are locked in id order,
+/// which every batch shares.
+pub async fn payers(
     tx: &mut Tx,
-    residents: &BTreeSet<i64>,
-) -> Result<HashMap<i64, PinState>, AuthError> {
+    token_hashes: &BTreeSet<&str>,
+    now: DateTime<Utc>,
+) -> Result<Payers, AuthError> {
     let lock = if crate::db::is_sqlite(tx) {
         ""
     } else {
-        " FOR UPDATE"
+        " FOR UPDATE OF r"
     };
+    let rows = crate::db::padded(token_hashes.len());
     let sql = format!(
-        "SELECT id, pin_hash, pin_failures, pin_locked_until FROM residents
-         WHERE id IN ({}) ORDER BY id{lock}",
-        crate::db::placeholders(1, crate::db::padded(residents.len()))
+        "SELECT s.token_hash, r.id, r.pin_hash, r.pin_failures, r.pin_locked_until
+         FROM sessions s JOIN credentials c ON c.id = s.credential_id
+         JOIN residents r ON r.id = c.principal_id
+         WHERE s.token_hash IN ({}) AND c.principal_kind = 'resident'
+           AND s.revoked_at IS NULL AND s.expires_at > $1
+         ORDER BY r.id{lock}",
+        crate::db::placeholders(2, rows)
     );
-    let mut query = sqlx::query_as::<_, (i64, String, i64, Option<i64>)>(sqlx::AssertSqlSafe(sql));
-    for id in residents {
-        query = query.bind(*id);
+    let mut query =
+        sqlx::query_as::<_, (String, i64, String, i64, Option<i64>)>(sqlx::AssertSqlSafe(sql))
+            .bind(to_millis(now));
+    for hash in token_hashes {
+        query = query.bind(*hash);
     }
-    for _ in residents.len()..crate::db::padded(residents.len()) {
-        query = query.bind(None::<i64>);
+    for _ in token_hashes.len()..rows {
+        query = query.bind(None::<String>);
     }
-    Ok(query
-        .fetch_all(&mut **tx)
-        .await?
-        .into_iter()
-        .map(|(id, hash, failures, locked_until)| {
-            let state = PinState {
-                hash,
-                failures,
-                locked_until: locked_until.map(from_millis),
-                changed: false,
+    let mut payers = Payers::default();
+    for (hash, id, pin_hash, failures, locked_until) in query.fetch_all(&mut **tx).await? {
+        payers.sessions.insert(hash, Ok(id));
+        payers.pins.entry(id).or_insert(PinState {
+            hash: pin_hash,
+            failures,
+            locked_until: locked_until.map(from_millis),
+            changed: false,
+        });
+    }
+    for hash in token_hashes {
+        if !payers.sessions.contains_key(*hash) {
+            // Rare: say whether the token is no session at all, or another kind of caller's.
+            let why = match session_kind(tx, hash, now).await? {
+                Some(_) => AuthError::Forbidden,
+                None => AuthError::Unauthorized,
             };
-            (id, state)
-        })
-        .collect())
+            payers.sessions.insert(hash.to_string(), Err(why));
+        }
+    }
+    Ok(payers)
+}
+
+/// The kind of caller a live session belongs to.
+async fn session_kind(
+    tx: &mut Tx,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, AuthError> {
+    Ok(sqlx::query_scalar::<_, String>(
+        "SELECT c.principal_kind FROM sessions s JOIN credentials c ON c.id = s.credential_id
+         WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
+    )
+    .bind(token_hash)
+    .bind(to_millis(now))
+    .fetch_optional(&mut **tx)
+    .await?)
 }
 
 /// Writes the PIN states that attempts changed (a wrong PIN, a reset, a rewritten hash).

@@ -50,6 +50,8 @@ pub struct Db {
     vault: Arc<Vault>,
     /// The server's URL, for connections outside the pools (PostgreSQL's LISTEN).
     url: Arc<str>,
+    /// Held by every clone: SQLite's checkpointer stops when the last one is gone.
+    _alive: Arc<()>,
 }
 
 impl Db {
@@ -68,14 +70,19 @@ impl Db {
                 ensure_sqlite_dir(url)?;
                 let url = with_create_mode(url);
                 let options = AnyConnectOptions::from_str(&url)?;
-                let write = sqlite_pool(1).connect_with(options.clone()).await?;
-                let read = sqlite_pool(8).connect_with(options).await?;
+                let write = sqlite_pool(1, Role::Writer)
+                    .connect_with(options.clone())
+                    .await?;
+                let read = sqlite_pool(8, Role::Reader).connect_with(options).await?;
+                let alive = Arc::new(());
+                tokio::spawn(checkpoint_sqlite(read.clone(), Arc::downgrade(&alive)));
                 Ok(Db {
                     engine,
                     write,
                     read,
                     vault: Arc::new(Vault::ephemeral()?),
                     url: url.into(),
+                    _alive: alive,
                 })
             }
             Engine::Postgres => {
@@ -90,6 +97,48 @@ impl Db {
                     read: pool,
                     vault: Arc::new(Vault::ephemeral()?),
                     url: url.into(),
+                    _alive: Arc::new(()),
+                })
+            }
+        }
+    }
+
+    /// The same database for a runtime of its own (the group-commit writers'): on PostgreSQL
+    /// a new pool of `connections`, whose sockets this runtime drives, connected on first
+    /// use; SQLite's connections run on threads of their own and are shared as they are.
+    pub fn for_this_runtime(&self, connections: u32) -> Result<Db, DbError> {
+        match self.engine {
+            Engine::Sqlite => Ok(self.clone()),
+            Engine::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(connections)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            // The writers run the same few statements batch after batch,
+                            // each a handful of primary-key lookups: plan them once, and as
+                            // index lookups whatever the statistics say. A plan made while a
+                            // table was nearly empty (a programme's first day) would otherwise
+                            // stay a full scan as the table grows.
+                            sqlx::raw_sql(
+                                "SET plan_cache_mode = force_generic_plan;
+                                 SET enable_seqscan = off;
+                                 SET enable_hashjoin = off;
+                                 SET enable_mergejoin = off",
+                            )
+                            .execute(&mut *conn)
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_lazy(&self.url)?;
+                Ok(Db {
+                    engine: self.engine,
+                    write: pool.clone(),
+                    read: pool,
+                    vault: self.vault.clone(),
+                    url: self.url.clone(),
+                    _alive: self._alive.clone(),
                 })
             }
         }
@@ -185,11 +234,17 @@ impl Db {
     }
 }
 
-fn sqlite_pool(max: u32) -> AnyPoolOptions {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Writer,
+    Reader,
+}
+
+fn sqlite_pool(max: u32, role: Role) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(30))
-        .after_connect(|conn, _meta| {
+        .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 // WAL lets readers run beside the writer; FULL makes every commit durable.
                 for pragma in [
@@ -200,9 +255,40 @@ fn sqlite_pool(max: u32) -> AnyPoolOptions {
                 ] {
                     sqlx::query(pragma).execute(&mut *conn).await?;
                 }
+                if role == Role::Writer {
+                    // The writer never copies the WAL back into the database itself: that
+                    // would stall the commit that crossed the threshold (and every payment
+                    // waiting on it) for tens of milliseconds. `checkpoint_sqlite` does it
+                    // beside the writer instead.
+                    sqlx::query("PRAGMA wal_autocheckpoint = 0")
+                        .execute(&mut *conn)
+                        .await?;
+                }
                 Ok(())
             })
         })
+}
+
+/// How often SQLite's WAL is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Copies SQLite's WAL back into the database file every [`CHECKPOINT_EVERY`], on a reader
+/// connection, without blocking the writer (a passive checkpoint), until the database is
+/// dropped or closed. The writer starts the WAL over once a checkpoint has caught up, so it
+/// stays about a second of writes long.
+async fn checkpoint_sqlite(pool: AnyPool, alive: std::sync::Weak<()>) {
+    loop {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        if alive.strong_count() == 0 || pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(error = %e, "SQLite checkpoint failed; trying again in a second");
+        }
+    }
 }
 
 /// The file a `sqlite:` URL names.
@@ -243,11 +329,18 @@ pub fn is_sqlite(conn: &sqlx::AnyConnection) -> bool {
     conn.backend_name() == "SQLite"
 }
 
-/// How many rows a set-based statement is written for: `n` rounded up to a power of two. A
-/// batch of any size then uses one of a few statement texts, so the prepared-statement caches
-/// (100 per connection) keep every one of them; the spare rows are NULL and match nothing.
+/// How many rows a set-based statement is written for: `n` rounded up to a power of four. A
+/// batch of any size then uses one of a few statement texts (1, 4, 16, 64 or 256 rows), so
+/// the prepared-statement caches (100 statements per connection, not configurable through
+/// `sqlx::Any` on SQLite) keep all of them beside the other writes: a statement pushed out
+/// would be prepared again, and a big one costs more to prepare than to run. The spare rows
+/// are NULL and match nothing.
 pub fn padded(n: usize) -> usize {
-    n.max(1).next_power_of_two()
+    let mut rows = 1;
+    while rows < n {
+        rows *= 4;
+    }
+    rows
 }
 
 /// `$first, $first+1, …` for `n` parameters: an `IN (…)` list.
@@ -288,7 +381,10 @@ mod tests {
 
     #[test]
     fn set_statements_come_in_a_few_sizes() {
-        assert_eq!([0, 1, 2, 3, 5, 17, 32].map(padded), [1, 1, 2, 4, 8, 32, 32]);
+        assert_eq!(
+            [0, 1, 2, 4, 5, 16, 17, 64, 65].map(padded),
+            [1, 1, 4, 4, 16, 16, 64, 64, 256]
+        );
         assert_eq!(placeholders(3, 2), "$3, $4");
         assert_eq!(value_rows(1, 2, 2), "($1, $2), ($3, $4)");
     }

@@ -10,7 +10,7 @@ use crate::crypto::sha256_hex;
 use crate::db::{Db, Tx, padded, value_rows};
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdempotencyError {
@@ -20,8 +20,6 @@ pub enum IdempotencyError {
     Invalid,
     #[error("this Idempotency-Key was used for a different request")]
     Conflict,
-    #[error("idempotency keys are inconsistent: {0}")]
-    Inconsistent(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -41,28 +39,55 @@ pub struct IdempotencyKey {
     request_hash: String,
 }
 
+/// A validated key and the fingerprint of its request, before the caller is known (a
+/// payment's caller is resolved inside its batch's transaction).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestKey {
+    key: String,
+    request_hash: String,
+}
+
+impl RequestKey {
+    /// `request` fingerprints what is asked: the route and the parsed body (re-serialised, so
+    /// whitespace or field order do not matter).
+    pub fn new(
+        raw_key: Option<&str>,
+        route: &str,
+        body: &serde_json::Value,
+    ) -> Result<RequestKey, IdempotencyError> {
+        let key = raw_key.ok_or(IdempotencyError::Missing)?;
+        if key.is_empty() || key.len() > 255 || !key.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(IdempotencyError::Invalid);
+        }
+        let fingerprint = format!("{route}\n{body}");
+        Ok(RequestKey {
+            key: key.to_string(),
+            request_hash: sha256_hex(fingerprint.as_bytes()),
+        })
+    }
+
+    /// The key of this caller (`resident:12`).
+    pub fn scoped(&self, scope: &str) -> IdempotencyKey {
+        IdempotencyKey {
+            scope: scope.to_string(),
+            key: self.key.clone(),
+            request_hash: self.request_hash.clone(),
+        }
+    }
+}
+
 /// Claim placeholder: the row exists but the transaction that wrote it has not finished.
 const PENDING: i64 = 0;
 
 impl IdempotencyKey {
-    /// `request` fingerprints what is asked: the route and the parsed body (re-serialised, so
-    /// whitespace or field order do not matter).
+    /// [`RequestKey::new`] for a known caller.
     pub fn new(
         scope: &str,
         raw_key: Option<&str>,
         route: &str,
         body: &serde_json::Value,
     ) -> Result<IdempotencyKey, IdempotencyError> {
-        let key = raw_key.ok_or(IdempotencyError::Missing)?;
-        if key.is_empty() || key.len() > 255 || !key.chars().all(|c| c.is_ascii_graphic()) {
-            return Err(IdempotencyError::Invalid);
-        }
-        let fingerprint = format!("{route}\n{body}");
-        Ok(IdempotencyKey {
-            scope: scope.to_string(),
-            key: key.to_string(),
-            request_hash: sha256_hex(fingerprint.as_bytes()),
-        })
+        Ok(RequestKey::new(raw_key, route, body)?.scoped(scope))
     }
 
     /// Whether `other` is the same caller's same key, for this request or another.
@@ -106,12 +131,21 @@ impl IdempotencyKey {
         tx: &mut Tx,
         now: DateTime<Utc>,
     ) -> Result<Option<StoredResponse>, IdempotencyError> {
-        let mut claims = claim_many(tx, &[self], now).await?;
-        claims.pop().unwrap_or_else(|| {
-            Err(IdempotencyError::Inconsistent(
-                "a claim went missing".into(),
-            ))
-        })
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (scope, key, request_hash, status, body, created_at)
+             VALUES ($1, $2, $3, $4, '', $5) ON CONFLICT (scope, key) DO NOTHING",
+        )
+        .bind(&self.scope)
+        .bind(&self.key)
+        .bind(&self.request_hash)
+        .bind(PENDING)
+        .bind(to_millis(now))
+        .execute(&mut **tx)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(None);
+        }
+        self.existing(&mut **tx).await
     }
 
     /// Records the response of a claimed key, in the same transaction as the work.
@@ -121,7 +155,18 @@ impl IdempotencyKey {
         response: &StoredResponse,
         operation_id: Option<i64>,
     ) -> Result<(), IdempotencyError> {
-        complete_many(tx, &[(self, response, operation_id)]).await
+        sqlx::query(
+            "UPDATE idempotency_keys SET status = $1, body = $2, operation_id = $3
+             WHERE scope = $4 AND key = $5",
+        )
+        .bind(i64::from(response.status))
+        .bind(&response.body)
+        .bind(operation_id)
+        .bind(&self.scope)
+        .bind(&self.key)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
     }
 
     /// Remembers a refusal (wrong PIN, insufficient balance, …) whose transaction rolled back,
@@ -168,96 +213,112 @@ impl IdempotencyKey {
     }
 }
 
-/// Claims several distinct keys in one statement (a batch of payments). Per key, in the
-/// order given: `Ok(None)` claimed now, `Ok(Some)` used before (replay it), `Err(Conflict)`
-/// used before for another request. The outer error is the database's.
-///
-/// Rows go in sorted by key, so two transactions claiming overlapping keys on PostgreSQL wait
-/// for each other in one order and never deadlock.
-pub async fn claim_many(
-    tx: &mut Tx,
-    keys: &[&IdempotencyKey],
-    now: DateTime<Utc>,
-) -> Result<Vec<Result<Option<StoredResponse>, IdempotencyError>>, IdempotencyError> {
-    let mut order: Vec<usize> = (0..keys.len()).collect();
-    order.sort_by(|&a, &b| (&keys[a].scope, &keys[a].key).cmp(&(&keys[b].scope, &keys[b].key)));
-    let rows = padded(keys.len());
-    let sql = format!(
-        "INSERT INTO idempotency_keys (scope, key, request_hash, status, body, created_at)
-         SELECT column1, column2, column3, {PENDING}, '', $1 FROM (VALUES {}) AS claims
-         WHERE column1 IS NOT NULL
-         ON CONFLICT (scope, key) DO NOTHING RETURNING scope, key",
-        value_rows(2, rows, 3)
-    );
-    let mut insert = sqlx::query_as::<_, (String, String)>(AssertSqlSafe(sql)).bind(to_millis(now));
-    for &i in &order {
-        let key = keys[i];
-        insert = insert
-            .bind(key.scope.as_str())
-            .bind(key.key.as_str())
-            .bind(key.request_hash.as_str());
-    }
-    for _ in keys.len()..rows {
-        insert = insert
-            .bind(None::<String>)
-            .bind(None::<String>)
-            .bind(None::<String>);
-    }
-    let claimed: HashSet<(String, String)> =
-        insert.fetch_all(&mut **tx).await?.into_iter().collect();
-    let mut results = Vec::with_capacity(keys.len());
-    for key in keys {
-        // Borrowed lookups would need a tuple of references; the set is a batch's size.
-        if claimed.contains(&(key.scope.clone(), key.key.clone())) {
-            results.push(Ok(None));
-        } else {
-            // Used before: rare (a retry), so one look each.
-            results.push(key.existing(&mut **tx).await);
-        }
-    }
-    Ok(results)
+/// What a batch found under its keys before doing any work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// Never used: do the work, then [`remember_many`].
+    New,
+    /// Used before for this request: replay the answer.
+    Answered(StoredResponse),
 }
 
-/// Records the responses of claimed keys (with the operation each created), in the
-/// transaction that claimed them.
-pub async fn complete_many(
+/// Looks up several distinct keys in one statement (a batch of payments, before its work).
+/// Per key, in the order given: what it holds, or `Err(Conflict)` when it was used for
+/// another request. The outer error is the database's.
+///
+/// Unlike [`IdempotencyKey::claim`] nothing is written yet, so a batch writes each key once,
+/// with its answer: no placeholder row to update, no dead row versions behind. A request in
+/// flight under the same key elsewhere is caught when the answers are stored.
+pub async fn lookup_many(
     tx: &mut Tx,
-    completed: &[(&IdempotencyKey, &StoredResponse, Option<i64>)],
-) -> Result<(), IdempotencyError> {
-    let rows = padded(completed.len());
+    keys: &[&IdempotencyKey],
+) -> Result<Vec<Result<Found, IdempotencyError>>, IdempotencyError> {
+    // A join with the wanted pairs: both engines probe the primary key once per pair (an
+    // `IN` list of pairs becomes a slow bitmap OR on PostgreSQL).
+    let rows = padded(keys.len());
     let sql = format!(
-        "UPDATE idempotency_keys SET status = done.column3, body = done.column4,
-             operation_id = done.column5
-         FROM (VALUES {}) AS done
-         WHERE idempotency_keys.scope = done.column1 AND idempotency_keys.key = done.column2",
-        value_rows(1, rows, 5)
+        "SELECT k.scope, k.key, k.request_hash, k.status, k.body
+         FROM (VALUES {}) AS wanted
+         JOIN idempotency_keys k ON k.scope = wanted.column1 AND k.key = wanted.column2",
+        value_rows(1, rows, 2)
     );
-    let mut update = sqlx::query(AssertSqlSafe(sql));
-    for (key, response, operation_id) in completed {
-        update = update
+    let mut query = sqlx::query_as::<_, (String, String, String, i64, String)>(AssertSqlSafe(sql));
+    for key in keys {
+        query = query.bind(key.scope.as_str()).bind(key.key.as_str());
+    }
+    for _ in keys.len()..rows {
+        query = query.bind(None::<String>).bind(None::<String>);
+    }
+    let mut stored: HashMap<(String, String), (String, i64, String)> = query
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(|(scope, key, hash, status, body)| ((scope, key), (hash, status, body)))
+        .collect();
+    Ok(keys
+        .iter()
+        .map(
+            |key| match stored.remove(&(key.scope.clone(), key.key.clone())) {
+                None => Ok(Found::New),
+                Some((hash, _, _)) if hash != key.request_hash => Err(IdempotencyError::Conflict),
+                Some((_, status, body)) => Ok(Found::Answered(StoredResponse {
+                    status: u16::try_from(status).unwrap_or(500),
+                    body,
+                })),
+            },
+        )
+        .collect())
+}
+
+/// Stores the answers of keys that [`lookup_many`] found new, in one statement, in the
+/// transaction that did their work. Rows go in sorted by key, so two transactions storing
+/// overlapping keys on PostgreSQL wait for each other in one order and never deadlock.
+///
+/// Returns whether every answer was stored. `false` means another transaction stored one of
+/// these keys after the lookup (the same request, delivered twice, in flight in another batch
+/// or on another server): this transaction must then be rolled back and run again, when the
+/// lookup will find that answer.
+pub async fn remember_many(
+    tx: &mut Tx,
+    answers: &[(&IdempotencyKey, &StoredResponse, Option<i64>)],
+    now: DateTime<Utc>,
+) -> Result<bool, IdempotencyError> {
+    let mut order: Vec<usize> = (0..answers.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (answers[a].0, answers[b].0);
+        (&a.scope, &a.key).cmp(&(&b.scope, &b.key))
+    });
+    let rows = padded(answers.len());
+    let sql = format!(
+        "INSERT INTO idempotency_keys
+             (scope, key, request_hash, status, body, operation_id, created_at)
+         SELECT column1, column2, column3, column4, column5, column6, $1
+         FROM (VALUES {}) AS answers WHERE column1 IS NOT NULL
+         ON CONFLICT (scope, key) DO NOTHING",
+        value_rows(2, rows, 6)
+    );
+    let mut insert = sqlx::query(AssertSqlSafe(sql)).bind(to_millis(now));
+    for &i in &order {
+        let (key, response, operation_id) = answers[i];
+        insert = insert
             .bind(key.scope.as_str())
             .bind(key.key.as_str())
+            .bind(key.request_hash.as_str())
             .bind(i64::from(response.status))
             .bind(response.body.as_str())
-            .bind(*operation_id);
+            .bind(operation_id);
     }
-    for _ in completed.len()..rows {
-        update = update
+    for _ in answers.len()..rows {
+        insert = insert
+            .bind(None::<String>)
             .bind(None::<String>)
             .bind(None::<String>)
             .bind(None::<i64>)
             .bind(None::<String>)
             .bind(None::<i64>);
     }
-    let done = update.execute(&mut **tx).await?;
-    if done.rows_affected() != completed.len() as u64 {
-        return Err(IdempotencyError::Inconsistent(format!(
-            "completed {} of {} claimed keys",
-            done.rows_affected(),
-            completed.len()
-        )));
-    }
-    Ok(())
+    let stored = insert.execute(&mut **tx).await?;
+    Ok(stored.rows_affected() == answers.len() as u64)
 }
 
 #[cfg(test)]

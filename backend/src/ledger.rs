@@ -18,9 +18,9 @@
 //!    a while (a refund after a cutoff whose cycle was already paid out); the next cycle's
 //!    smaller payout evens it.
 //!
-//! Payments from one resident serialise on that resident's purses (so they can never
-//! overdraw); payments to one store touch no store row at all: store balances are derived from
-//! transfers. Payments arriving together are made in one transaction (`pay`).
+//! Whatever draws on a resident's purses serialises on that resident's row (so payments can
+//! never overdraw); payments to one store touch no store row at all: store balances are
+//! derived from transfers. Payments arriving together are made in one transaction (`pay`).
 
 use crate::clock::{from_millis, to_millis};
 use crate::db::{Tx, sum};

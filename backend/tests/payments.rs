@@ -7,20 +7,18 @@ mod common;
 use chiiki_backend::auth::PinPolicy;
 use chiiki_backend::db::Db;
 use chiiki_backend::http::payment_batch::{self, Paid, PaymentJob, Rules};
-use chiiki_backend::idempotency::IdempotencyKey;
+use chiiki_backend::idempotency::RequestKey;
 use chiiki_backend::ledger::{self, LedgerError, PaymentChannel, PaymentInput};
 use chiiki_backend::programme::Programme;
 use chiiki_core::Yen;
 use chiiki_core::protocol::StoreStatus;
 use common::*;
 
-fn job(resident_id: i64, store_id: i64, amount: i64, key: &str, pin: &str) -> PaymentJob {
+fn job(session: &str, store_id: i64, amount: i64, key: &str, pin: &str) -> PaymentJob {
     let body = serde_json::json!({ "store_id": store_id, "amount": amount });
-    let scope = format!("resident:{resident_id}");
     PaymentJob {
-        key: IdempotencyKey::new(&scope, Some(key), "POST /api/v1/payments", &body)
-            .expect("a valid key"),
-        resident_id,
+        session: session.to_string(),
+        key: RequestKey::new(Some(key), "POST /api/v1/payments", &body).expect("a valid key"),
         store_id,
         amount: Yen(amount),
         use_points: false,
@@ -28,14 +26,20 @@ fn job(resident_id: i64, store_id: i64, amount: i64, key: &str, pin: &str) -> Pa
     }
 }
 
-/// One committed transaction of `jobs`: each answer as (status, error code or "").
-async fn run(db: &Db, programme: &Programme, jobs: &[PaymentJob]) -> Vec<(u16, String)> {
-    let rules = Rules {
+/// The server's rules for a batch, at a moment inside the usage window.
+fn rules<'a>(db: &Db, programme: &'a Programme) -> Rules<'a> {
+    Rules {
         programme,
         pin_pepper: db.vault().pin_pepper(),
         pin_policy: PinPolicy::default(),
+        attempts: None,
         now: in_usage(),
-    };
+    }
+}
+
+/// One committed transaction of `jobs`: each answer as (status, error code or "").
+async fn run(db: &Db, programme: &Programme, jobs: &[PaymentJob]) -> Vec<(u16, String)> {
+    let rules = rules(db, programme);
     let mut tx = db.begin().await.expect("begin");
     let answers = payment_batch::apply(&mut tx, jobs, &rules)
         .await
@@ -154,9 +158,10 @@ async fn a_key_twice_in_one_batch_pays_once_and_another_body_under_it_conflicts(
     let programme = Programme::midori_2024().unwrap();
     let store = db_store(db).await;
     let alice = db_resident(db, "09011110003").await;
+    let session = db_session(db, "09011110003").await;
     db_charge(db, alice, 1000).await;
-    let first = job(alice, store, 300, "k1", "1234");
-    let changed = job(alice, store, 500, "k1", "1234");
+    let first = job(&session, store, 300, "k1", "1234");
+    let changed = job(&session, store, 500, "k1", "1234");
     let answers = run(db, &programme, &[first.clone(), first.clone(), changed]).await;
     assert_eq!(
         answers,
@@ -180,9 +185,10 @@ async fn a_wrong_pin_is_counted_once_however_often_its_request_is_retried() {
     let programme = Programme::midori_2024().unwrap();
     let store = db_store(db).await;
     let alice = db_resident(db, "09011110004").await;
+    let session = db_session(db, "09011110004").await;
     db_charge(db, alice, 1000).await;
     let wrong: Vec<PaymentJob> = (0..4)
-        .map(|n| job(alice, store, 100, &format!("wrong-{n}"), "0000"))
+        .map(|n| job(&session, store, 100, &format!("wrong-{n}"), "0000"))
         .collect();
     // Four wrong PINs, each sent three times (twice in one batch, then again).
     for attempt in wrong.iter() {
@@ -192,14 +198,14 @@ async fn a_wrong_pin_is_counted_once_however_often_its_request_is_retried() {
         assert_eq!(again[0].1, "wrong_pin");
     }
     // Not locked yet: the right PIN pays, and resets the count.
-    let right = job(alice, store, 100, "right-1", "1234");
+    let right = job(&session, store, 100, "right-1", "1234");
     assert_eq!(run(db, &programme, &[right]).await, [(201, String::new())]);
     // Five new wrong PINs in one batch lock payments at the fifth; a right PIN after it in the
     // same batch is refused by the lock.
     let mut batch: Vec<PaymentJob> = (0..5)
-        .map(|n| job(alice, store, 100, &format!("again-{n}"), "0000"))
+        .map(|n| job(&session, store, 100, &format!("again-{n}"), "0000"))
         .collect();
-    batch.push(job(alice, store, 100, "right-2", "1234"));
+    batch.push(job(&session, store, 100, "right-2", "1234"));
     let codes: Vec<String> = run(db, &programme, &batch)
         .await
         .into_iter()
@@ -229,22 +235,23 @@ async fn concurrent_batches_over_the_same_residents_never_overdraw() {
     let db = t.db.clone();
     let programme = std::sync::Arc::new(Programme::midori_2024().unwrap());
     let store = db_store(&db).await;
-    let mut residents = Vec::new();
+    let mut sessions = Vec::new();
     for i in 0..6 {
-        let id = db_resident(&db, &format!("0901112{i:04}")).await;
+        let phone = format!("0901112{i:04}");
+        let id = db_resident(&db, &phone).await;
         db_charge(&db, id, 1000).await;
-        residents.push(id);
+        sessions.push(db_session(&db, &phone).await);
     }
     // Eight batches at once, each over every resident in its own order: ¥100 each, 8 × 2
     // payments per resident, of which the ¥1,000 covers 10.
     let mut tasks = Vec::new();
     for b in 0..8usize {
-        let (db, programme, residents) = (db.clone(), programme.clone(), residents.clone());
+        let (db, programme, sessions) = (db.clone(), programme.clone(), sessions.clone());
         tasks.push(tokio::spawn(async move {
             let mut jobs = Vec::new();
             for k in 0..12usize {
-                let resident = residents[(b + k * 5) % residents.len()];
-                jobs.push(job(resident, store, 100, &format!("b{b}-{k}"), "1234"));
+                let session = &sessions[(b + k * 5) % sessions.len()];
+                jobs.push(job(session, store, 100, &format!("b{b}-{k}"), "1234"));
             }
             run(&db, &programme, &jobs).await
         }));
@@ -264,5 +271,106 @@ async fn concurrent_batches_over_the_same_residents_never_overdraw() {
         ledger::store_balance(db.reader(), store).await.unwrap(),
         Yen(6_000)
     );
+    assert_invariants(&db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn only_a_live_session_of_a_resident_pays_and_a_refused_caller_claims_no_key() {
+    let t = test_db().await;
+    let db = &t.db;
+    let programme = Programme::midori_2024().unwrap();
+    let store = db_store(db).await;
+    let alice = db_resident(db, "09011110005").await;
+    db_charge(db, alice, 1000).await;
+    let input = chiiki_backend::auth::LoginInput {
+        login: "09011110005",
+        password: "midori-password",
+        device_name: "old phone",
+        public_key: None,
+    };
+    let old = chiiki_backend::auth::login(db, input, in_usage())
+        .await
+        .unwrap()
+        .token;
+    chiiki_backend::auth::revoke_session(db, &old, in_usage())
+        .await
+        .unwrap();
+    let old = chiiki_backend::crypto::token_hash(&old);
+    let unknown = chiiki_backend::crypto::token_hash("no such token");
+    let live = db_session(db, "09011110005").await;
+    let answers = run(
+        db,
+        &programme,
+        &[
+            job(&old, store, 100, "k", "1234"),
+            job(&unknown, store, 100, "k", "1234"),
+            job(&live, store, 100, "k", "1234"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        answers,
+        [
+            (401, "unauthorized".to_string()),
+            (401, "unauthorized".to_string()),
+            (201, String::new())
+        ]
+    );
+    assert_eq!(payments_made(db).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_in_flight_in_two_batches_pays_once() {
+    let t = test_db().await;
+    let db = t.db.clone();
+    let programme = std::sync::Arc::new(Programme::midori_2024().unwrap());
+    let store = db_store(&db).await;
+    let alice = db_resident(&db, "09011110006").await;
+    db_charge(&db, alice, 1000).await;
+    let session = db_session(&db, "09011110006").await;
+    let twice = job(&session, store, 300, "in-flight", "1234");
+    // The first batch pays and holds its transaction open.
+    let mut first = db.begin().await.unwrap();
+    let answered = payment_batch::apply(
+        &mut first,
+        std::slice::from_ref(&twice),
+        &rules(&db, &programme),
+    )
+    .await
+    .unwrap();
+    let first_answer = answered[0].as_ref().unwrap().response.clone();
+    // The second batch, with the same request, starts meanwhile.
+    let second = {
+        let (db, programme, twice) = (db.clone(), programme.clone(), twice.clone());
+        tokio::spawn(async move {
+            let rules = rules(&db, &programme);
+            let mut tx = db.begin().await.unwrap();
+            let outcome = payment_batch::apply(&mut tx, std::slice::from_ref(&twice), &rules).await;
+            let raced = matches!(outcome, Err(payment_batch::BatchError::Raced));
+            let answer = if raced {
+                // What the writer does: roll back and run the batch again.
+                tx.rollback().await.unwrap();
+                let mut tx = db.begin().await.unwrap();
+                let again = payment_batch::apply(&mut tx, &[twice], &rules)
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+                again
+            } else {
+                tx.commit().await.unwrap();
+                outcome.unwrap()
+            };
+            (raced, answer[0].as_ref().unwrap().response.clone())
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    first.commit().await.unwrap();
+    let (raced, second_answer) = second.await.unwrap();
+    // The second waits for the first (PostgreSQL: on the resident's row, locked before the
+    // keys are looked up; SQLite: for the one writer) and then replays its answer. Were the
+    // keys looked up first, it would see the race and run again, to the same end.
+    assert!(!raced, "the resident's lock comes before the keys");
+    assert_eq!(second_answer, first_answer);
+    assert_eq!(payments_made(&db).await, 1);
     assert_invariants(&db).await;
 }

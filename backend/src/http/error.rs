@@ -282,7 +282,6 @@ impl From<IdempotencyError> for ApiError {
                 ErrorCode::IdempotencyConflict,
                 "同じ Idempotency-Key で別の内容が送られました。 / This key was used for a different request.",
             ),
-            IdempotencyError::Inconsistent(_) => ApiError::internal(e),
             IdempotencyError::Db(e) => e.into(),
         }
     }

@@ -105,20 +105,38 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::from(auth::AuthError::Unauthorized))?;
+        let token =
+            bearer_token(parts).ok_or_else(|| ApiError::from(auth::AuthError::Unauthorized))?;
         let principal = auth::authenticate(&state.db, token, state.clock.now()).await?;
         if let Some(slot) = parts.extensions.get::<crate::ops::access::CallerSlot>() {
             slot.set(principal.actor());
         }
         Ok(Auth(principal))
     }
+}
+
+/// The SHA-256 of the caller's bearer token, for a handler that authenticates later (a
+/// payment, inside its batch's transaction). A request without a token is refused here.
+pub struct SessionToken(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for SessionToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        bearer_token(parts)
+            .map(|token| SessionToken(crate::crypto::token_hash(token)))
+            .ok_or_else(|| ApiError::from(auth::AuthError::Unauthorized))
+    }
+}
+
+fn bearer_token(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
 }
 
 /// The raw `Idempotency-Key` header, if any (validated with the caller's scope later).

@@ -20,11 +20,12 @@
 use super::AppState;
 use super::error::ApiError;
 use super::idempotent::TxFuture;
-use super::payment_batch::{self, Paid, PaymentJob, Rules};
+use super::payment_batch::{self, BatchError, Paid, PaymentJob, Rules};
 use crate::auth::PinPolicy;
 use crate::clock::Clock;
 use crate::db::{Db, Engine, Tx};
 use crate::idempotency::{IdempotencyKey, StoredResponse};
+use crate::ops::limits::Limits;
 use crate::programme::Programme;
 use axum::http::StatusCode;
 use chiiki_core::protocol::ErrorCode;
@@ -36,12 +37,12 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// At most this many requests share a commit: enough to amortise the flush and the
 /// statements, few enough that the first of a batch does not wait long for the last.
-const MAX_BATCH: usize = 32;
+const MAX_BATCH: usize = 64;
 /// Requests queued for the writers at most; beyond it callers wait to queue (back-pressure).
 const QUEUE: usize = 1024;
 /// Payment writers per server on PostgreSQL. Two would keep one batch's flush and the next
 /// batch's statements overlapping; four leave room for a batch waiting on another's row locks.
-const POSTGRES_WRITERS: usize = 4;
+const POSTGRES_WRITERS: usize = 2;
 
 /// A request's work with its response already serialised: what the queue carries.
 pub type Work =
@@ -91,6 +92,7 @@ struct Context {
     clock: Arc<dyn Clock>,
     programme: Arc<Programme>,
     pin_policy: PinPolicy,
+    limits: Arc<Limits>,
     counts: Arc<Counts>,
 }
 
@@ -179,16 +181,14 @@ impl GroupCommit {
             clock: state.clock.clone(),
             programme: state.programme.clone(),
             pin_policy: state.settings.pin_policy,
+            limits: state.limits.clone(),
             counts: self.counts.clone(),
         };
-        match state.db.engine {
-            Engine::Sqlite => start_sqlite_writer(context, receivers),
-            Engine::Postgres => {
-                for _ in 0..POSTGRES_WRITERS {
-                    tokio::spawn(writer(context.clone(), receivers.clone()));
-                }
-            }
-        }
+        let writers = match state.db.engine {
+            Engine::Sqlite => 1,
+            Engine::Postgres => POSTGRES_WRITERS,
+        };
+        start_writers(context, receivers, writers);
         Queues { till, behind }
     }
 }
@@ -232,22 +232,40 @@ impl Receivers {
     }
 }
 
-/// SQLite's one writer gets a thread and a runtime of its own: it is the one serial step of
-/// every payment, so it must not wait behind HTTP tasks for a worker each time a statement
-/// returns.
-fn start_sqlite_writer(context: Context, receivers: Arc<Mutex<Receivers>>) {
+/// The writers get a thread and a runtime of their own (and on PostgreSQL connections that
+/// runtime drives): they are the one serial step of every payment, so they must not wait
+/// behind HTTP tasks for a worker each time a statement returns.
+fn start_writers(context: Context, receivers: Arc<Mutex<Receivers>>, writers: usize) {
     let started = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .and_then(|runtime| {
             std::thread::Builder::new()
                 .name("chiiki-writer".into())
-                .spawn(move || runtime.block_on(writer(context, receivers)))
+                .spawn(move || runtime.block_on(run_writers(context, receivers, writers)))
         });
     if let Err(e) = started {
         // Callers then get "the writer has stopped" (500) rather than a hang.
         tracing::error!(error = %e, "group commit: cannot start the writer thread");
     }
+}
+
+async fn run_writers(context: Context, receivers: Arc<Mutex<Receivers>>, writers: usize) {
+    let db = match context.db.for_this_runtime(writers as u32) {
+        Ok(db) => db,
+        Err(e) => {
+            tracing::error!(error = %e, "group commit: no database for the writers");
+            return;
+        }
+    };
+    let context = Context { db, ..context };
+    let running: Vec<_> = (0..writers)
+        .map(|_| tokio::spawn(writer(context.clone(), receivers.clone())))
+        .collect();
+    for writer in running {
+        let _ = writer.await;
+    }
+    context.db.close().await;
 }
 
 /// Takes batches until the queues close. Writers share the receivers: one gathers a batch
@@ -259,13 +277,21 @@ async fn writer(context: Context, receivers: Arc<Mutex<Receivers>>) {
             return;
         }
         let size = jobs.len();
+        let started = std::time::Instant::now();
         run_batch(&context, jobs).await;
+        let seconds = started.elapsed().as_secs_f64();
         context.counts.batches.fetch_add(1, Ordering::Relaxed);
         context
             .counts
             .requests
             .fetch_add(size as u64, Ordering::Relaxed);
         metrics::histogram!("chiiki_group_commit_batch_size").record(size as f64);
+        metrics::histogram!("chiiki_group_commit_seconds").record(seconds);
+        tracing::debug!(
+            size,
+            millis = seconds * 1000.0,
+            "group commit: batch committed"
+        );
     }
 }
 
@@ -352,77 +378,129 @@ async fn run_batch(context: &Context, jobs: Vec<Queued>) {
         }
     }
     let mut answers = Answers::unfinished(payment_replies, work_replies);
-    let outcome = match context.db.begin().await {
-        Ok(mut tx) => match run_in(context, &mut tx, &payments, works, &mut answers).await {
-            Ok(()) => tx.commit().await.map_err(ApiError::from),
-            Err(e) => {
-                let _ = tx.rollback().await;
-                Err(e)
+    // Only a batch of payments alone goes round again after a race (other work runs once,
+    // and beside it the payments retry in their savepoint).
+    let rerunnable = works.is_empty();
+    let mut works = Some(works);
+    let mut rounds = 0;
+    let outcome = loop {
+        rounds += 1;
+        let outcome = match context.db.begin().await {
+            Ok(mut tx) => {
+                let works = works.take().unwrap_or_default();
+                match run_in(context, &mut tx, &payments, works, &mut answers).await {
+                    Ok(()) => tx.commit().await.map_err(BatchError::from),
+                    Err(e) => {
+                        let _ = tx.rollback().await;
+                        Err(e)
+                    }
+                }
             }
-        },
-        Err(e) => Err(ApiError::from(e)),
+            Err(e) => Err(BatchError::from(e)),
+        };
+        match outcome {
+            Err(BatchError::Raced) if rerunnable && rounds < RACE_ROUNDS => continue,
+            outcome => break outcome,
+        }
     };
-    if let Err(e) = outcome {
+    let failed = match outcome {
+        Ok(()) => None,
+        Err(BatchError::Failed(e)) => Some(e),
+        Err(BatchError::Raced) => Some(ApiError::internal("a payment batch kept racing")),
+    };
+    if let Some(e) = failed {
         tracing::error!(error = %e.message, "group commit: the batch's transaction failed");
         answers.fail(&e);
     }
     answers.send();
 }
 
+/// Rounds a batch of payments gets when its keys race with another transaction's.
+const RACE_ROUNDS: usize = 3;
+
 /// The batch's statements, answers filled in as they come. `Err` means the transaction
-/// itself failed.
+/// itself must not commit.
 async fn run_in(
     context: &Context,
     tx: &mut Tx,
     payments: &[PaymentJob],
     works: Vec<WorkJob>,
     answers: &mut Answers,
-) -> Result<(), ApiError> {
+) -> Result<(), BatchError> {
     let now = context.clock.now();
     if !payments.is_empty() {
-        // Beside other requests the payments get a savepoint, so that a fault of theirs
-        // leaves the others to commit.
-        let shared = !works.is_empty();
-        if shared {
-            sqlx::raw_sql("SAVEPOINT payments")
-                .execute(&mut **tx)
-                .await?;
-        }
         let rules = Rules {
             programme: &context.programme,
             pin_pepper: context.db.vault().pin_pepper(),
             pin_policy: context.pin_policy,
+            attempts: Some(&context.limits.pin_per_account),
             now,
         };
-        let outcome = AssertUnwindSafe(payment_batch::apply(tx, payments, &rules))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|_| Err(ApiError::internal("a payment batch panicked")));
-        match outcome {
-            Ok(results) => {
-                for ((_, answer), result) in answers.payments.iter_mut().zip(results) {
-                    *answer = result;
+        if works.is_empty() {
+            let results = pay(tx, payments, &rules).await?;
+            fill(&mut answers.payments, results);
+        } else {
+            // Beside other requests the payments get a savepoint, so that a fault of theirs
+            // leaves the others to commit, and a race runs them again in it.
+            sqlx::raw_sql("SAVEPOINT payments")
+                .execute(&mut **tx)
+                .await?;
+            let mut rounds = 0;
+            let results = loop {
+                rounds += 1;
+                match pay(tx, payments, &rules).await {
+                    Ok(results) => {
+                        sqlx::raw_sql("RELEASE payments").execute(&mut **tx).await?;
+                        break Ok(results);
+                    }
+                    Err(BatchError::Raced) if rounds < RACE_ROUNDS => {
+                        sqlx::raw_sql("ROLLBACK TO payments")
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                    Err(e) => {
+                        sqlx::raw_sql("ROLLBACK TO payments; RELEASE payments")
+                            .execute(&mut **tx)
+                            .await?;
+                        break Err(match e {
+                            BatchError::Failed(e) => e,
+                            BatchError::Raced => ApiError::internal("payments kept racing"),
+                        });
+                    }
                 }
-                if shared {
-                    sqlx::raw_sql("RELEASE payments").execute(&mut **tx).await?;
+            };
+            match results {
+                Ok(results) => fill(&mut answers.payments, results),
+                Err(err) => {
+                    for (_, answer) in &mut answers.payments {
+                        *answer = Err(err.clone());
+                    }
                 }
             }
-            Err(err) if shared => {
-                sqlx::raw_sql("ROLLBACK TO payments; RELEASE payments")
-                    .execute(&mut **tx)
-                    .await?;
-                for (_, answer) in &mut answers.payments {
-                    *answer = Err(err.clone());
-                }
-            }
-            // Only payments: the whole transaction goes.
-            Err(err) => return Err(err),
         }
     }
     for (job, (_, answer)) in works.into_iter().zip(answers.works.iter_mut()) {
         *answer = in_savepoint(tx, job.key, job.status, job.work, now).await?;
     }
     Ok(())
+}
+
+/// The payment batch, with a panic turned into a failed transaction.
+async fn pay(
+    tx: &mut Tx,
+    payments: &[PaymentJob],
+    rules: &Rules<'_>,
+) -> Result<Vec<Result<Paid, ApiError>>, BatchError> {
+    AssertUnwindSafe(payment_batch::apply(tx, payments, rules))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| Err(ApiError::internal("a payment batch panicked").into()))
+}
+
+fn fill<T>(answers: &mut [Answered<T>], results: Vec<Result<T, ApiError>>) {
+    for ((_, answer), result) in answers.iter_mut().zip(results) {
+        *answer = result;
+    }
 }
 
 /// Runs one request in a savepoint of its own. The outer `Err` means the transaction can no

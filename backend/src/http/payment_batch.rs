@@ -1,20 +1,28 @@
-//! Residents' payments in the app, many to one transaction, each exactly once: claim the
-//! idempotency keys, check the PINs, make the payments and store every answer, in a handful of
-//! set-based statements whatever the batch's size. The writers in `group_commit` gather the
-//! batches and commit them; this module owns what happens inside the transaction and never
-//! commits.
+//! Residents' payments in the app, many to one transaction, each exactly once: find who is
+//! paying, claim the idempotency keys, check the PINs, make the payments and store every
+//! answer, in a handful of set-based statements whatever the batch's size. The writers in
+//! `group_commit` gather the batches and commit them; this module owns what happens inside
+//! the transaction and never commits.
 //!
-//! The order inside the transaction is the order a lone payment had: a key used before
-//! answers what it answered then (even if the PIN has been locked since); a wrong PIN is
-//! counted once per key, however often the request is retried; a refusal is remembered under
-//! its key in the same transaction as the PIN count it caused.
+//! The caller is authenticated here, in the transaction that pays, rather than before the
+//! request queued: one statement for the batch instead of one per payment, and a session
+//! revoked or a PIN locked meanwhile is seen. The order inside the transaction is the order a
+//! lone payment had: a key used before answers what it answered then (even if the PIN has
+//! been locked since); a wrong PIN is counted once per key, however often the request is
+//! retried; a refusal is remembered under its key in the same transaction as the PIN count it
+//! caused. Keys are looked up first and written once, with their answers, at the end; a key
+//! that another transaction answered in between sends the whole batch round again
+//! ([`BatchError::Raced`]).
 
 use super::error::ApiError;
 use super::idempotent::refusal_body;
 use crate::auth::{self, AuthError, PinPolicy};
 use crate::db::Tx;
-use crate::idempotency::{self, IdempotencyError, IdempotencyKey, StoredResponse};
+use crate::idempotency::{
+    self, Found, IdempotencyError, IdempotencyKey, RequestKey, StoredResponse,
+};
 use crate::ledger::{self, PaymentChannel, PaymentInput};
+use crate::ops::limits::KeyedLimiter;
 use crate::programme::Programme;
 use axum::http::StatusCode;
 use chiiki_core::Yen;
@@ -22,11 +30,12 @@ use chiiki_core::protocol::PaymentReceipt;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 
-/// One resident's payment request, parsed and authenticated, with its PIN still to check.
+/// One payment request as it arrived: the caller's session, the key, what to pay, the PIN.
 #[derive(Debug, Clone)]
 pub struct PaymentJob {
-    pub key: IdempotencyKey,
-    pub resident_id: i64,
+    /// The SHA-256 of the caller's bearer token (`crypto::token_hash`).
+    pub session: String,
+    pub key: RequestKey,
     pub store_id: i64,
     pub amount: Yen,
     pub use_points: bool,
@@ -41,6 +50,8 @@ pub struct Paid {
     /// The receipt of a payment made by this very request (not of a replay), for the store's
     /// live feed.
     pub receipt: Option<PaymentReceipt>,
+    /// The resident who asked.
+    pub resident_id: i64,
 }
 
 /// What every payment of a batch is checked against.
@@ -48,11 +59,15 @@ pub struct Rules<'a> {
     pub programme: &'a Programme,
     pub pin_pepper: [u8; 32],
     pub pin_policy: PinPolicy,
+    /// Payment attempts per resident, on top of the PIN lockout (none in the simulation).
+    pub attempts: Option<&'a KeyedLimiter>,
     pub now: DateTime<Utc>,
 }
 
 /// Where one job's answer comes from.
 enum Source {
+    /// Not to be run: the caller is not a signed-in resident, or is paying too often.
+    Refused(ApiError),
     /// The first job with its key: it does the work.
     Leader,
     /// The same key again in the same batch (a request delivered twice at once): the leader's
@@ -60,35 +75,80 @@ enum Source {
     Follower(usize),
 }
 
+/// Why a batch's transaction must not commit.
+#[derive(Debug)]
+pub enum BatchError {
+    /// Another transaction stored the answer of one of the batch's keys after the batch had
+    /// looked them up (a request delivered twice, in flight in two batches): roll back and
+    /// run the batch again, when it will replay that answer.
+    Raced,
+    /// The transaction failed: every payment of the batch gets this server error, and
+    /// clients retry with the same keys.
+    Failed(ApiError),
+}
+
+impl<E: Into<ApiError>> From<E> for BatchError {
+    fn from(e: E) -> Self {
+        BatchError::Failed(e.into())
+    }
+}
+
 /// Runs `jobs` inside `tx` without committing. Per job, its answer; an `Err` answer is one
-/// not to remember (a key reused for another request). The outer error means the transaction
-/// failed: nothing of it may be committed, and every job gets a server error (clients retry
-/// with the same keys).
+/// not to remember (no signed-in resident, too many attempts, a key reused for another
+/// request). The outer error says the transaction must not commit.
 pub async fn apply(
     tx: &mut Tx,
     jobs: &[PaymentJob],
     rules: &Rules<'_>,
-) -> Result<Vec<Result<Paid, ApiError>>, ApiError> {
-    let sources: Vec<Source> = (0..jobs.len())
-        .map(
-            |i| match (0..i).find(|&j| jobs[j].key.same_key(&jobs[i].key)) {
+) -> Result<Vec<Result<Paid, ApiError>>, BatchError> {
+    let sessions: BTreeSet<&str> = jobs.iter().map(|j| j.session.as_str()).collect();
+    let mut payers = auth::payers(tx, &sessions, rules.now).await?;
+    let mut residents: Vec<i64> = Vec::with_capacity(jobs.len());
+    let mut keys: Vec<IdempotencyKey> = Vec::with_capacity(jobs.len());
+    let mut sources: Vec<Source> = Vec::with_capacity(jobs.len());
+    for (i, job) in jobs.iter().enumerate() {
+        let resident = match payers.sessions.get(&job.session) {
+            Some(Ok(id)) => Ok(*id),
+            Some(Err(AuthError::Forbidden)) => Err(AuthError::Forbidden),
+            _ => Err(AuthError::Unauthorized),
+        };
+        let resident_id = *resident.as_ref().unwrap_or(&0);
+        let key = job.key.scoped(&format!("resident:{resident_id}"));
+        let source = match resident {
+            Err(why) => Source::Refused(why.into()),
+            Ok(resident) => match (0..i).find(|&j| keys[j].same_key(&key)) {
                 Some(j) => Source::Follower(j),
-                None => Source::Leader,
+                None => match rules
+                    .attempts
+                    .map(|l| l.check(&format!("resident:{resident}"), rules.now))
+                {
+                    Some(Err(wait)) => Source::Refused(ApiError::rate_limited(wait.0)),
+                    _ => Source::Leader,
+                },
             },
-        )
-        .collect();
+        };
+        residents.push(resident_id);
+        keys.push(key);
+        sources.push(source);
+    }
     let leaders: Vec<usize> = (0..jobs.len())
         .filter(|&i| matches!(sources[i], Source::Leader))
         .collect();
-    let keys: Vec<&IdempotencyKey> = leaders.iter().map(|&i| &jobs[i].key).collect();
-    let claims = idempotency::claim_many(tx, &keys, rules.now).await?;
+    let leader_keys: Vec<&IdempotencyKey> = leaders.iter().map(|&i| &keys[i]).collect();
+    let found = if leaders.is_empty() {
+        Vec::new()
+    } else {
+        idempotency::lookup_many(tx, &leader_keys).await?
+    };
 
     let mut answers: Vec<Option<Result<Paid, ApiError>>> = jobs.iter().map(|_| None).collect();
     let mut fresh: Vec<usize> = Vec::with_capacity(leaders.len());
-    for (&i, claim) in leaders.iter().zip(claims) {
-        match claim {
-            Ok(None) => fresh.push(i),
-            Ok(Some(previous)) => answers[i] = Some(Ok(replayed(previous))),
+    for (&i, found) in leaders.iter().zip(found) {
+        match found {
+            Ok(Found::New) => fresh.push(i),
+            Ok(Found::Answered(previous)) => {
+                answers[i] = Some(Ok(replayed(previous, residents[i])))
+            }
             Err(IdempotencyError::Conflict) => {
                 answers[i] = Some(Err(IdempotencyError::Conflict.into()))
             }
@@ -96,11 +156,13 @@ pub async fn apply(
         }
     }
 
-    let (payable, mut refused) = check_pins(tx, jobs, &fresh, rules).await?;
+    let (payable, mut refused) =
+        check_pins(jobs, &residents, &fresh, &mut payers.pins, rules).await?;
+    auth::save_pins(tx, &payers.pins).await?;
     let inputs: Vec<PaymentInput<'_>> = payable
         .iter()
         .map(|&i| PaymentInput {
-            resident_id: jobs[i].resident_id,
+            resident_id: residents[i],
             store_id: jobs[i].store_id,
             amount: jobs[i].amount,
             use_points: jobs[i].use_points,
@@ -126,6 +188,7 @@ pub async fn apply(
                 answers[i] = Some(Ok(Paid {
                     response,
                     receipt: Some(receipt),
+                    resident_id: residents[i],
                 }));
             }
             Err(why) => refused.push((i, ApiError::from(why))),
@@ -134,70 +197,66 @@ pub async fn apply(
     for (i, why) in refused {
         if !why.status.is_client_error() {
             // Not the request's fault: retrying may succeed, so nothing is remembered.
-            return Err(why);
+            return Err(BatchError::Failed(why));
         }
         let response = refusal_body(&why);
         completed.push((i, response.clone(), None));
-        answers[i] = Some(Ok(replayed(response)));
+        answers[i] = Some(Ok(replayed(response, residents[i])));
     }
     let done: Vec<(&IdempotencyKey, &StoredResponse, Option<i64>)> = completed
         .iter()
-        .map(|(i, response, operation)| (&jobs[*i].key, response, *operation))
+        .map(|(i, response, operation)| (&keys[*i], response, *operation))
         .collect();
-    if !done.is_empty() {
-        idempotency::complete_many(tx, &done).await?;
+    if !done.is_empty() && !idempotency::remember_many(tx, &done, rules.now).await? {
+        return Err(BatchError::Raced);
     }
 
-    let mut out = Vec::with_capacity(jobs.len());
-    for (i, source) in sources.iter().enumerate() {
+    let mut out: Vec<Result<Paid, ApiError>> = Vec::with_capacity(jobs.len());
+    for (i, source) in sources.into_iter().enumerate() {
         let answer = match source {
-            Source::Leader => answers[i].take(),
-            Source::Follower(leader) if jobs[*leader].key != jobs[i].key => {
-                Some(Err(IdempotencyError::Conflict.into()))
+            Source::Refused(why) => Err(why),
+            Source::Leader => answers[i]
+                .take()
+                .unwrap_or_else(|| Err(ApiError::internal("a payment got no answer"))),
+            Source::Follower(leader) if keys[leader] != keys[i] => {
+                Err(IdempotencyError::Conflict.into())
             }
-            Source::Follower(leader) => {
-                out.get(*leader)
-                    .map(|answer: &Result<Paid, ApiError>| match answer {
-                        Ok(paid) => Ok(replayed(paid.response.clone())),
-                        Err(e) => Err(e.clone()),
-                    })
-            }
+            Source::Follower(leader) => match &out[leader] {
+                Ok(paid) => Ok(replayed(paid.response.clone(), residents[i])),
+                Err(e) => Err(e.clone()),
+            },
         };
-        out.push(answer.unwrap_or_else(|| Err(ApiError::internal("a payment got no answer"))));
+        out.push(answer);
     }
     Ok(out)
 }
 
-fn replayed(response: StoredResponse) -> Paid {
+fn replayed(response: StoredResponse, resident_id: i64) -> Paid {
     Paid {
         response,
         receipt: None,
+        resident_id,
     }
 }
 
-/// Checks the PINs of the `fresh` jobs in order. Returns the jobs that may pay, and the
-/// refusals, after writing the PIN counts they changed.
+/// Checks the PINs of the `fresh` jobs in order, against the states in `pins` (changed in
+/// place, to be saved). Returns the jobs that may pay, and the refusals.
 async fn check_pins(
-    tx: &mut Tx,
     jobs: &[PaymentJob],
+    residents: &[i64],
     fresh: &[usize],
+    pins: &mut std::collections::HashMap<i64, auth::PinState>,
     rules: &Rules<'_>,
 ) -> Result<(Vec<usize>, Vec<(usize, ApiError)>), ApiError> {
-    if fresh.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
-    }
-    let residents: BTreeSet<i64> = fresh.iter().map(|&i| jobs[i].resident_id).collect();
-    let mut pins = auth::pins(tx, &residents).await?;
     let mut payable = Vec::with_capacity(fresh.len());
     let mut refused = Vec::new();
     for &i in fresh {
-        let job = &jobs[i];
-        let Some(pin) = pins.get_mut(&job.resident_id) else {
+        let Some(pin) = pins.get_mut(&residents[i]) else {
             refused.push((i, AuthError::Unauthorized.into()));
             continue;
         };
         match pin
-            .attempt(&job.pin, &rules.pin_pepper, rules.pin_policy, rules.now)
+            .attempt(&jobs[i].pin, &rules.pin_pepper, rules.pin_policy, rules.now)
             .await
         {
             Ok(()) => payable.push(i),
@@ -207,6 +266,5 @@ async fn check_pins(
             Err(e) => return Err(e.into()),
         }
     }
-    auth::save_pins(tx, &pins).await?;
     Ok((payable, refused))
 }

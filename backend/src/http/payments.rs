@@ -2,12 +2,14 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiPath, Auth, ClientIp, IdempotencyHeader, limit};
+use super::extract::{ApiJson, ApiPath, Auth, ClientIp, IdempotencyHeader, SessionToken};
 use super::idempotent::{self, TxFuture};
 use super::payment_batch::PaymentJob;
 use crate::auth::{self, PrincipalKind};
-use crate::idempotency::IdempotencyKey;
+use crate::idempotency::{IdempotencyKey, RequestKey};
 use crate::ledger::{self, RefundInput};
+use crate::ops::access::CallerSlot;
+use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -62,31 +64,29 @@ fn target_store(state: &AppState, req: &PaymentRequest) -> Result<i64, ApiError>
               (status = 422, body = ErrorBody), (status = 423, body = ErrorBody)))]
 pub async fn pay(
     State(state): State<AppState>,
-    Auth(who): Auth,
+    SessionToken(session): SessionToken,
     IdempotencyHeader(raw_key): IdempotencyHeader,
+    caller: Option<Extension<CallerSlot>>,
     ApiJson(req, body): ApiJson<PaymentRequest>,
 ) -> Result<Response, ApiError> {
-    let resident_id = who.resident_id()?;
-    let key = IdempotencyKey::new(
-        &who.actor(),
-        raw_key.as_deref(),
-        "POST /api/v1/payments",
-        &body,
-    )?;
-    limit(&state.limits.pin_per_account, &who.actor(), &state)?;
+    let key = RequestKey::new(raw_key.as_deref(), "POST /api/v1/payments", &body)?;
     let amount = checked_amount(req.amount, state.programme.max_payment)?;
     let store_id = target_store(&state, &req)?;
-    // The key, the PIN and the payment are checked in the batch's transaction, in that
-    // order: a retry answers what the first attempt answered and counts no PIN twice.
+    // Who pays, the key, the PIN and the payment are checked in the batch's transaction, in
+    // that order: a retry answers what the first attempt answered and counts no PIN twice.
     let job = PaymentJob {
+        session,
         key,
-        resident_id,
         store_id,
         amount,
         use_points: req.use_points.unwrap_or(false),
         pin: req.pin,
     };
     let paid = state.group_commit.pay(&state, job).await?;
+    if let Some(Extension(slot)) = caller {
+        slot.set(format!("resident:{}", paid.resident_id));
+    }
+    let resident_id = paid.resident_id;
     let response = idempotent::stored(paid.response);
     let outcome = if response.status().is_success() {
         "accepted"

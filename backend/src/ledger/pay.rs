@@ -3,10 +3,10 @@
 //! a batch of thirty costs about the statements of one payment. `pay` is a batch of one; there
 //! is no second implementation of the rules.
 //!
-//! A payment never draws more than a purse holds: the purses are read locked (PostgreSQL: `FOR
-//! UPDATE`; SQLite has one writer), planned in memory in arrival order (a resident paying twice
-//! in one batch sees the first payment's effect), and debited by a conditional update that
-//! would refuse to go below zero anyway. No store row is touched: a store's balance is derived
+//! A payment never draws more than a purse holds: the purses are read under the residents'
+//! row locks (PostgreSQL; SQLite has one writer), planned in memory in arrival order (a
+//! resident paying twice in one batch sees the first payment's effect), and debited by a
+//! conditional update that would refuse to go below zero anyway. No store row is touched: a store's balance is derived
 //! from transfers, so one busy store is not a hot row.
 
 use super::{
@@ -238,17 +238,25 @@ async fn payees(tx: &mut Tx, stores: &BTreeSet<i64>) -> LedgerResult<HashMap<i64
     Ok(payees)
 }
 
-/// The purses of `residents`, locked for the rest of the transaction on PostgreSQL (SQLite's
-/// single writer already excludes every other writer). Locks are taken in account order, so
-/// overlapping batches wait for each other instead of deadlocking.
+/// The purses of `residents`, with the residents' rows locked for the rest of the transaction
+/// on PostgreSQL (SQLite's single writer already excludes every other writer): whatever draws
+/// on a resident's purses takes that lock first, so what this read found is still there at
+/// the debit. Rows are locked in resident order, so overlapping batches wait for
+/// each other instead of deadlocking; a lock the transaction already holds (a payment batch
+/// took it with the PINs) costs nothing more.
 async fn locked_purses(
     tx: &mut Tx,
     residents: &BTreeSet<i64>,
 ) -> LedgerResult<HashMap<i64, Vec<PurseState>>> {
-    let lock = if is_sqlite(tx) { "" } else { " FOR UPDATE" };
+    let lock = if is_sqlite(tx) {
+        ""
+    } else {
+        " FOR UPDATE OF r"
+    };
     let sql = format!(
-        "SELECT id, owner_id, kind, issue, expires_at, balance FROM accounts
-         WHERE owner_id IN ({}) AND kind IN {RESIDENT_KINDS} ORDER BY id{lock}",
+        "SELECT a.id, a.owner_id, a.kind, a.issue, a.expires_at, a.balance
+         FROM accounts a JOIN residents r ON r.id = a.owner_id
+         WHERE a.owner_id IN ({}) AND a.kind IN {RESIDENT_KINDS} ORDER BY r.id, a.id{lock}",
         placeholders(1, padded(residents.len()))
     );
     let mut query =

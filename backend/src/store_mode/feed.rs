@@ -15,8 +15,36 @@ use tokio::sync::{broadcast, mpsc};
 /// Events a slow stream may fall behind by before it misses some (and is told to refresh).
 const CAPACITY: usize = 1024;
 
-/// PostgreSQL's channel for the feed.
+/// PostgreSQL's channel for the feed. Each note is a JSON array of events.
 const CHANNEL: &str = "chiiki_store_feed";
+/// Events one note carries at most, and its size in bytes at most (PostgreSQL takes up to
+/// 8000).
+const NOTE_EVENTS: usize = 64;
+const NOTE_BYTES: usize = 7000;
+
+/// `events` as JSON arrays of at most [`NOTE_BYTES`] each, in order.
+fn notes(events: &[StorePaymentEvent]) -> Vec<String> {
+    let mut notes = Vec::new();
+    let mut note = String::from("[");
+    for event in events {
+        let Ok(json) = serde_json::to_string(event) else {
+            continue;
+        };
+        if note.len() > 1 && note.len() + json.len() + 1 > NOTE_BYTES {
+            note.push(']');
+            notes.push(std::mem::replace(&mut note, String::from("[")));
+        }
+        if note.len() > 1 {
+            note.push(',');
+        }
+        note.push_str(&json);
+    }
+    if note.len() > 1 {
+        note.push(']');
+        notes.push(note);
+    }
+    notes
+}
 
 #[derive(Debug, Clone)]
 pub struct PaymentFeed {
@@ -62,38 +90,47 @@ impl PaymentFeed {
         let (outbox, mut queue) = mpsc::unbounded_channel::<StorePaymentEvent>();
         let pool = db.writer().clone();
         let local = self.sender.clone();
-        // One task sends, in order; if the database cannot take a notification, this process's
-        // own streams still hear it (the others' apps refresh the day's sales).
+        // One task sends, in order, whatever has queued up as one note (a busy minute needs a
+        // note per batch of payments, not one per payment); if the database cannot take a
+        // notification, this process's own streams still hear it (the others' apps refresh
+        // the day's sales).
         let notifier = tokio::spawn(async move {
-            while let Some(event) = queue.recv().await {
-                let sent = match serde_json::to_string(&event) {
-                    Ok(json) => sqlx::query("SELECT pg_notify($1, $2)")
+            let mut events = Vec::new();
+            while queue.recv_many(&mut events, NOTE_EVENTS).await > 0 {
+                for note in notes(&events) {
+                    let sent = sqlx::query("SELECT pg_notify($1, $2)")
                         .bind(CHANNEL)
-                        .bind(json)
+                        .bind(&note)
                         .execute(&pool)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                };
-                if let Err(error) = sent {
-                    tracing::warn!(kind = "failure", %error, "store feed: NOTIFY failed");
-                    let _ = local.send(event);
+                        .await;
+                    if let Err(error) = sent {
+                        tracing::warn!(kind = "failure", %error, "store feed: NOTIFY failed");
+                        if let Ok(lost) = serde_json::from_str::<Vec<StorePaymentEvent>>(&note) {
+                            for event in lost {
+                                let _ = local.send(event);
+                            }
+                        }
+                    }
                 }
+                events.clear();
             }
         });
         let local = self.sender.clone();
         let listening = tokio::spawn(async move {
             loop {
                 match listener.recv().await {
-                    Ok(note) => match serde_json::from_str::<StorePaymentEvent>(note.payload()) {
-                        Ok(event) => {
-                            let _ = local.send(event);
+                    Ok(note) => {
+                        match serde_json::from_str::<Vec<StorePaymentEvent>>(note.payload()) {
+                            Ok(events) => {
+                                for event in events {
+                                    let _ = local.send(event);
+                                }
+                            }
+                            Err(error) => {
+                                tracing::warn!(kind = "failure", %error, "store feed: unreadable note");
+                            }
                         }
-                        Err(error) => {
-                            tracing::warn!(kind = "failure", %error, "store feed: unreadable note");
-                        }
-                    },
+                    }
                     Err(error) => {
                         // PgListener reconnects on the next call; what was said meanwhile is
                         // lost, which the apps cover by refreshing the day's sales.
@@ -189,18 +226,36 @@ mod tests {
     use super::*;
     use chiiki_core::Yen;
 
-    #[tokio::test]
-    async fn subscribers_receive_what_is_published_after_they_subscribed() {
-        let feed = PaymentFeed::default();
-        let event = |id| StorePaymentEvent {
+    fn event(id: i64) -> StorePaymentEvent {
+        StorePaymentEvent {
             kind: StoreEventKind::Payment,
             payment_id: id,
             refund_id: None,
             store_id: 1,
             amount: Yen(100),
             created_at: chrono::DateTime::UNIX_EPOCH,
-            message: String::new(),
-        };
+            message: "¥100 受け取りました".into(),
+        }
+    }
+
+    #[test]
+    fn notes_carry_every_event_in_order_and_stay_under_postgres_limit() {
+        let events: Vec<StorePaymentEvent> = (1..=200).map(event).collect();
+        let notes = notes(&events);
+        assert!(notes.len() > 1, "200 events do not fit one note");
+        assert!(notes.iter().all(|n| n.len() <= NOTE_BYTES), "{notes:?}");
+        let heard: Vec<i64> = notes
+            .iter()
+            .flat_map(|n| serde_json::from_str::<Vec<StorePaymentEvent>>(n).unwrap())
+            .map(|e| e.payment_id)
+            .collect();
+        assert_eq!(heard, (1..=200).collect::<Vec<_>>());
+        assert!(super::notes(&[]).is_empty());
+    }
+
+    #[tokio::test]
+    async fn subscribers_receive_what_is_published_after_they_subscribed() {
+        let feed = PaymentFeed::default();
         feed.publish(event(1));
         let mut rx = feed.subscribe();
         feed.publish(event(2));

@@ -453,3 +453,16 @@ pub async fn db_charge(db: &Db, resident_id: i64, amount: i64) {
         .expect("charged");
     tx.commit().await.expect("commit");
 }
+
+/// A signed-in session of the resident registered with `phone` (by [`db_resident`]): the
+/// hash of its bearer token, as the payment batches know callers.
+pub async fn db_session(db: &Db, phone: &str) -> String {
+    let input = auth::LoginInput {
+        login: phone,
+        password: "midori-password",
+        device_name: "test",
+        public_key: None,
+    };
+    let session = auth::login(db, input, in_usage()).await.expect("signed in");
+    chiiki_backend::crypto::token_hash(&session.token)
+}

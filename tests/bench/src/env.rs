@@ -154,9 +154,9 @@ fn spawn(binary: &Path, database_url: &str, keys_file: &Path, port: u16) -> Resu
     let log = std::env::var_os("CHIIKI_BENCH_SERVER_LOG")
         .map(std::fs::File::create)
         .transpose()?;
-    let stdout = match log {
-        Some(f) => Stdio::from(f),
-        None => Stdio::null(),
+    let (stdout, stderr) = match log {
+        Some(f) => (Stdio::from(f.try_clone()?), Stdio::from(f)),
+        None => (Stdio::null(), Stdio::null()),
     };
     Ok(Command::new(binary)
         .arg("serve")
@@ -172,7 +172,7 @@ fn spawn(binary: &Path, database_url: &str, keys_file: &Path, port: u16) -> Resu
         .env_remove("DATABASE_URL")
         .stdin(Stdio::null())
         .stdout(stdout)
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()?)
 }
 

@@ -127,6 +127,11 @@ fn address(resident_id: i64) -> String {
 }
 
 pub async fn run(target: &Target, plan: &Plan, seed: u64) -> Outcome {
+    // Progress, on standard error so the results stay a table on standard output.
+    eprintln!(
+        "  {}: {:.0}/s offered for {} s",
+        plan.name, plan.rate, plan.seconds
+    );
     let shared = Arc::new(Mutex::new(Shared {
         payments: Series::new(),
         refunds: Series::new(),

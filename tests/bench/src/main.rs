@@ -47,8 +47,9 @@ struct Cli {
     /// Seconds per benchmark scenario.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
-    /// Offered payments per second in the saturation scenarios.
-    #[arg(long, default_value_t = 3000.0)]
+    /// Offered payments per second in the saturation scenarios: more than the server takes,
+    /// so that the figure is its maximum (arrivals that find every client slot busy are shed).
+    #[arg(long, default_value_t = 8000.0)]
     offer: f64,
     /// Client requests in flight at most in the saturation scenarios.
     #[arg(long, default_value_t = 64)]

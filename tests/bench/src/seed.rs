@@ -194,6 +194,9 @@ pub async fn seed(
     let seed = Seed::parse(LOTTERY_SEED)?;
     lottery::commit(db, programme, &seed.commitment(), "staff:1", drawn_at).await?;
     lottery::draw(db, programme, &seed, "staff:1", drawn_at).await?;
+    // As after any bulk load: the planners' statistics describe the tables as loaded, not as
+    // they were empty a minute ago.
+    sqlx::query("ANALYZE").execute(db.writer()).await?;
 
     Ok(Population {
         residents: resident_list,
