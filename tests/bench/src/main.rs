@@ -49,10 +49,11 @@ struct Cli {
     seconds: f64,
     /// Offered payments per second in the saturation scenarios: more than the server takes,
     /// so that the figure is its maximum (arrivals that find every client slot busy are shed).
-    #[arg(long, default_value_t = 8000.0)]
+    #[arg(long, default_value_t = 10000.0)]
     offer: f64,
-    /// Client requests in flight at most in the saturation scenarios.
-    #[arg(long, default_value_t = 64)]
+    /// Client requests in flight at most in the saturation scenarios: a town's phones, many
+    /// at once, so that the server's own limit shows and not the client's.
+    #[arg(long, default_value_t = 256)]
     in_flight: usize,
     /// Sale orders in the burst scenario.
     #[arg(long, default_value_t = 5000)]
