@@ -75,7 +75,11 @@ impl Db {
                     .await?;
                 let read = sqlite_pool(8, Role::Reader).connect_with(options).await?;
                 let alive = Arc::new(());
-                tokio::spawn(checkpoint_sqlite(read.clone(), Arc::downgrade(&alive)));
+                tokio::spawn(checkpoint_sqlite(
+                    write.clone(),
+                    read.clone(),
+                    Arc::downgrade(&alive),
+                ));
                 Ok(Db {
                     engine,
                     write,
@@ -263,6 +267,12 @@ fn sqlite_pool(max: u32, role: Role) -> AnyPoolOptions {
                     sqlx::query("PRAGMA wal_autocheckpoint = 0")
                         .execute(&mut *conn)
                         .await?;
+                    // Once the WAL starts over, its file is cut back to 512 MiB if a burst
+                    // made it larger (below that it is reused: overwriting is cheaper than
+                    // growing the file again).
+                    sqlx::query("PRAGMA journal_size_limit = 536870912")
+                        .execute(&mut *conn)
+                        .await?;
                 }
                 Ok(())
             })
@@ -271,24 +281,87 @@ fn sqlite_pool(max: u32, role: Role) -> AnyPoolOptions {
 
 /// How often SQLite's WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// WAL frames (pages) beyond which the checkpointer makes the writer start the WAL over:
+/// 256 MiB of 4 KiB pages, a few seconds of the busiest minute. A WAL that only grows fills
+/// the disk and makes every commit's flush dearer (the file grows with it); starting over
+/// costs the writer a short pause, so not too often.
+const WAL_RESTART_FRAMES: i64 = 65_536;
+/// Passive checkpoints beside the writer, at most, before it is paused for the rest.
+const CATCH_UP_ROUNDS: usize = 8;
+/// Frames left over that are few enough to copy while the writer waits (1 MiB).
+const FEW_FRAMES: i64 = 256;
 
 /// Copies SQLite's WAL back into the database file every [`CHECKPOINT_EVERY`], on a reader
 /// connection, without blocking the writer (a passive checkpoint), until the database is
-/// dropped or closed. The writer starts the WAL over once a checkpoint has caught up, so it
-/// stays about a second of writes long.
-async fn checkpoint_sqlite(pool: AnyPool, alive: std::sync::Weak<()>) {
+/// dropped or closed.
+///
+/// Under steady writes a passive checkpoint never quite catches up (frames arrive while it
+/// copies), and SQLite starts the WAL over only when a write begins with every frame copied
+/// back. So once the WAL is past [`WAL_RESTART_FRAMES`], the checkpointer copies until few
+/// frames are left, then takes the writer's connection (waiting for the batch in flight) and
+/// copies the rest there: the next write starts the WAL over. The writer waits for those few
+/// frames only; a reader in a long transaction makes the copy stop short, never wait.
+async fn checkpoint_sqlite(write: AnyPool, read: AnyPool, alive: std::sync::Weak<()>) {
     loop {
         tokio::time::sleep(CHECKPOINT_EVERY).await;
-        if alive.strong_count() == 0 || pool.is_closed() {
+        if alive.strong_count() == 0 || read.is_closed() {
             return;
         }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
+        if let Err(e) = checkpoint_once(&write, &read, WAL_RESTART_FRAMES).await {
             tracing::warn!(error = %e, "SQLite checkpoint failed; trying again in a second");
         }
     }
+}
+
+async fn checkpoint_once(
+    write: &AnyPool,
+    read: &AnyPool,
+    restart_frames: i64,
+) -> Result<(), sqlx::Error> {
+    let (frames, _) = passive_checkpoint(read).await?;
+    if frames < restart_frames {
+        return Ok(());
+    }
+    // A checkpoint reports the WAL as it found it; what the writer added meanwhile is left.
+    // A short round means little was added: then the writer's pause is short too.
+    let mut rounds = 1;
+    let mut before = frames;
+    loop {
+        let (frames, _) = passive_checkpoint(read).await?;
+        rounds += 1;
+        let added = frames - before;
+        before = frames;
+        if added <= FEW_FRAMES || rounds >= CATCH_UP_ROUNDS {
+            break;
+        }
+    }
+    let started = std::time::Instant::now();
+    let mut writer = write.acquire().await?;
+    let waited = started.elapsed();
+    let (frames, copied) = passive_checkpoint(&mut *writer).await?;
+    drop(writer);
+    tracing::debug!(
+        frames,
+        copied,
+        rounds,
+        left = frames - before,
+        waited_ms = waited.as_secs_f64() * 1000.0,
+        paused_ms = (started.elapsed() - waited).as_secs_f64() * 1000.0,
+        "SQLite WAL copied back with the writer paused"
+    );
+    Ok(())
+}
+
+/// One passive checkpoint: the WAL's frames and how many of them are now in the database.
+async fn passive_checkpoint<'c, E>(on: E) -> Result<(i64, i64), sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let (_busy, frames, copied) =
+        sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(on)
+            .await?;
+    Ok((frames, copied))
 }
 
 /// The file a `sqlite:` URL names.
@@ -371,6 +444,58 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_wal_starts_over_while_the_writer_keeps_writing() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("wal.db").display());
+        let db = Db::connect(&url).await.expect("a SQLite database");
+        sqlx::query("CREATE TABLE t (x INTEGER NOT NULL)")
+            .execute(db.writer())
+            .await
+            .expect("a table");
+        for x in 0..1500 {
+            sqlx::query("INSERT INTO t (x) VALUES ($1)")
+                .bind(x)
+                .execute(db.writer())
+                .await
+                .expect("a row");
+        }
+        // A writer that never stops: a passive checkpoint alone never finds the WAL idle.
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = tokio::spawn({
+            let (db, stop) = (db.clone(), stop.clone());
+            async move {
+                let mut commits = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    sqlx::query("INSERT INTO t (x) VALUES (0)")
+                        .execute(db.writer())
+                        .await
+                        .expect("a row");
+                    commits += 1;
+                }
+                commits
+            }
+        });
+        let (before, _) = passive_checkpoint(db.reader()).await.expect("a checkpoint");
+        assert!(
+            before >= 1500,
+            "the WAL holds every commit so far: {before}"
+        );
+        checkpoint_once(db.writer(), db.reader(), 1000)
+            .await
+            .expect("a checkpoint with the writer paused");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let commits = writer.await.expect("the writer");
+        let (after, _) = passive_checkpoint(db.reader()).await.expect("a checkpoint");
+        assert!(commits > 0);
+        // Without starting over the WAL would hold `before` frames and one per commit more.
+        assert!(
+            after < before,
+            "the WAL did not start over: {after} frames, {before} before and {commits} commits"
+        );
+    }
 
     #[test]
     fn sqlite_urls_name_their_file() {

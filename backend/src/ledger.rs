@@ -739,6 +739,10 @@ pub async fn refund(
     if input.only_store.is_some_and(|s| s != store_id) {
         return Err(LedgerError::UnknownPayment);
     }
+    // Rows in the order every writer of a resident's money takes them (payment batches,
+    // charges): the resident's first. A refund then waits for a batch of that resident before
+    // it starts, not halfway through with the payment row already held.
+    lock_resident(tx, resident_id).await?;
     // The conditional update is the guard: concurrent refunds of one payment serialise on it
     // and can never add up to more than was paid.
     let guarded = sqlx::query(

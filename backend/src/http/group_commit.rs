@@ -79,7 +79,10 @@ pub enum Lane {
     BehindPayments,
 }
 
-const BEHIND_PER_BATCH: usize = 2;
+/// Sale orders per batch (SQLite). One keeps payments' p99 within twice its usual value
+/// through a burst of 5,000 orders (measured: two made it about three times); a batch
+/// commits every few milliseconds, so orders still go through by the hundred per second.
+const BEHIND_PER_BATCH: usize = 1;
 
 struct Queues {
     till: mpsc::Sender<Queued>,
@@ -201,8 +204,10 @@ struct Receivers {
 }
 
 impl Receivers {
-    /// Waits for a request, then takes what else is queued: till requests first, then up to
-    /// [`BEHIND_PER_BATCH`] of the others. Empty when both queues are closed.
+    /// Waits for a request, then takes what else is queued: till requests first, up to
+    /// [`BEHIND_PER_BATCH`] of the others in places kept for them (so that a busy till
+    /// cannot starve them), then till requests again into the places they left. Empty when
+    /// both queues are closed.
     async fn next_batch(&mut self) -> Vec<Queued> {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         tokio::select! {
@@ -211,26 +216,26 @@ impl Receivers {
             Some(job) = self.behind.recv() => batch.push(job),
             else => return batch,
         }
-        while batch.len() < MAX_BATCH {
-            match self.till.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let mut behind = batch
+        take(&mut self.till, &mut batch, MAX_BATCH - BEHIND_PER_BATCH);
+        let behind = batch
             .iter()
             .filter(|job| job.lane == Lane::BehindPayments)
             .count();
-        while behind < BEHIND_PER_BATCH && batch.len() < MAX_BATCH {
-            match self.behind.try_recv() {
-                Ok(job) => {
-                    batch.push(job);
-                    behind += 1;
-                }
-                Err(_) => break,
-            }
-        }
+        let room = BEHIND_PER_BATCH.saturating_sub(behind);
+        let up_to = (batch.len() + room).min(MAX_BATCH);
+        take(&mut self.behind, &mut batch, up_to);
+        take(&mut self.till, &mut batch, MAX_BATCH);
         batch
+    }
+}
+
+/// Moves what `queue` holds into `batch` until the batch has `up_to` requests.
+fn take(queue: &mut mpsc::Receiver<Queued>, batch: &mut Vec<Queued>, up_to: usize) {
+    while batch.len() < up_to {
+        match queue.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
     }
 }
 
@@ -600,28 +605,39 @@ mod tests {
         batch.iter().map(|job| job.lane).collect()
     }
 
-    #[tokio::test]
-    async fn payments_fill_a_batch_before_sale_orders_and_orders_get_few_places() {
-        let (till, till_rx) = mpsc::channel(16);
-        let (behind, behind_rx) = mpsc::channel(16);
-        let mut queues = Receivers {
+    /// Queues holding `till` and `behind` requests, with their senders (dropping both closes
+    /// them).
+    async fn queued(
+        till: usize,
+        behind: usize,
+    ) -> (Receivers, mpsc::Sender<Queued>, mpsc::Sender<Queued>) {
+        let (till_tx, till_rx) = mpsc::channel(till.max(1) + 1);
+        let (behind_tx, behind_rx) = mpsc::channel(behind.max(1) + 1);
+        for n in 0..behind {
+            behind_tx.send(job(Lane::BehindPayments, n)).await.unwrap();
+        }
+        for n in 0..till {
+            till_tx.send(job(Lane::Till, n)).await.unwrap();
+        }
+        let queues = Receivers {
             till: till_rx,
             behind: behind_rx,
         };
-        for n in 0..5 {
-            behind.send(job(Lane::BehindPayments, n)).await.unwrap();
-        }
-        for n in 0..3 {
-            till.send(job(Lane::Till, n)).await.unwrap();
-        }
+        (queues, till_tx, behind_tx)
+    }
+
+    #[tokio::test]
+    async fn payments_fill_a_batch_before_sale_orders_and_orders_get_few_places() {
+        let (mut queues, till, behind) = queued(3, 2 * BEHIND_PER_BATCH + 1).await;
         use Lane::*;
+        let orders = vec![BehindPayments; BEHIND_PER_BATCH];
         let first = queues.next_batch().await;
         assert_eq!(
             lanes(&first),
-            [Till, Till, Till, BehindPayments, BehindPayments]
+            [vec![Till, Till, Till], orders.clone()].concat()
         );
         let second = queues.next_batch().await;
-        assert_eq!(lanes(&second), [BehindPayments, BehindPayments]);
+        assert_eq!(lanes(&second), orders);
         till.send(job(Till, 9)).await.unwrap();
         let third = queues.next_batch().await;
         assert_eq!(lanes(&third), [Till, BehindPayments]);
@@ -630,5 +646,20 @@ mod tests {
             queues.next_batch().await.is_empty(),
             "closed queues end the writer"
         );
+    }
+
+    #[tokio::test]
+    async fn a_busy_till_still_leaves_sale_orders_their_places() {
+        let (mut queues, _till, _behind) = queued(2 * MAX_BATCH, 5).await;
+        let first = lanes(&queues.next_batch().await);
+        assert_eq!(first.len(), MAX_BATCH);
+        let orders = first.iter().filter(|l| **l == Lane::BehindPayments).count();
+        assert_eq!(
+            orders, BEHIND_PER_BATCH,
+            "orders starved behind a full till"
+        );
+        // Places the orders do not need go to the till.
+        let (mut queues, _till, _behind) = queued(2 * MAX_BATCH, 0).await;
+        assert_eq!(queues.next_batch().await.len(), MAX_BATCH);
     }
 }
