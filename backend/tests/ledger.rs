@@ -190,6 +190,34 @@ async fn refunds_return_value_to_the_purses_it_came_from_latest_first() {
         Err(LedgerError::UnknownPayment)
     ));
     tx.rollback().await.unwrap();
+    // An operation that is not a payment (the resident's charge) is no payment to refund.
+    let charge: i64 =
+        sqlx::query_scalar("SELECT id FROM operations WHERE kind = 'charge' AND resident_id = $1")
+            .bind(r)
+            .fetch_one(db.reader())
+            .await
+            .unwrap();
+    assert_eq!(
+        ledger::find_payment(db.reader(), charge).await.unwrap(),
+        None
+    );
+    let found = ledger::find_payment(db.reader(), receipt.payment_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.resident_id, found.store_id), (r, s));
+    assert_eq!(found.amount, Yen(7000));
+    let mut tx = db.begin().await.unwrap();
+    let not_a_payment = RefundInput {
+        payment_id: charge,
+        only_store: None,
+        ..refund(1)
+    };
+    assert!(matches!(
+        ledger::refund(&mut tx, not_a_payment, in_usage()).await,
+        Err(LedgerError::UnknownPayment)
+    ));
+    tx.rollback().await.unwrap();
     assert_eq!(
         ledger::store_balance(db.reader(), s).await.unwrap(),
         Yen(6200)

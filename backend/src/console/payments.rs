@@ -168,16 +168,14 @@ async fn show(
     Params(query): Params<SearchQuery>,
 ) -> PageResult {
     let done = query.done;
-    let row = sqlx::query_as::<_, (i64, i64, i64, String, i64, i64)>(
-        "SELECT o.created_at, o.resident_id, o.store_id, s.name, o.amount, o.refunded
-         FROM operations o JOIN stores s ON s.id = o.store_id
-         WHERE o.id = $1 AND o.kind = 'payment'",
-    )
-    .bind(id)
-    .fetch_optional(state.db.reader())
-    .await?
-    .ok_or_else(ApiError::not_found)?;
-    let (at, resident_id, store_id, store_name, amount, refunded) = row;
+    let payment = ledger::find_payment(state.db.reader(), id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let store_name = sqlx::query_scalar::<_, String>("SELECT name FROM stores WHERE id = $1")
+        .bind(payment.store_id)
+        .fetch_one(state.db.reader())
+        .await?;
+    let (amount, refunded) = (payment.amount.get(), payment.refunded.get());
     let legs = sqlx::query_as::<_, (String, String, String, String, i64, Option<i64>)>(
         "SELECT d.kind, d.issue, c.kind, c.issue, t.amount, t.reverses_id
          FROM transfers t JOIN accounts d ON d.id = t.debit_account
@@ -223,9 +221,9 @@ async fn show(
         chrome: Chrome::new(&staff, &format!("決済 {id}"), "payments").with_flash(flash),
         payment: PaymentRow {
             id,
-            at: super::jst(from_millis(at)),
-            resident_id,
-            store_id,
+            at: super::jst(payment.created_at),
+            resident_id: payment.resident_id,
+            store_id: payment.store_id,
             store_name,
             amount: yen(amount),
             refunded: yen(refunded),
@@ -286,14 +284,10 @@ async fn refund(
     let now = state.clock.now();
     let actor = staff.actor();
     let mut tx = state.db.begin().await?;
-    let refunded = sqlx::query_scalar::<_, i64>(
-        "SELECT refunded FROM operations WHERE id = $1 AND kind = 'payment'",
-    )
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(ApiError::not_found)?;
-    if refunded != form.refunded_seen {
+    let payment = ledger::find_payment(&mut *tx, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if payment.refunded.get() != form.refunded_seen {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
             chiiki_core::protocol::ErrorCode::IdempotencyConflict,

@@ -215,15 +215,11 @@ pub async fn check_refund_age(
     rules: &StoreRules,
     now: DateTime<Utc>,
 ) -> Result<(), StoreModeError> {
-    let created = sqlx::query_scalar::<_, i64>(
-        "SELECT created_at FROM operations WHERE id = $1 AND kind = 'payment' AND store_id = $2",
-    )
-    .bind(payment_id)
-    .bind(store_id)
-    .fetch_optional(db.reader())
-    .await?
-    .ok_or(LedgerError::UnknownPayment)?;
-    if refund_allowed(from_millis(created), now, rules.refund_days) {
+    let payment = crate::ledger::find_payment(db.reader(), payment_id)
+        .await?
+        .filter(|p| p.store_id == store_id)
+        .ok_or(LedgerError::UnknownPayment)?;
+    if refund_allowed(payment.created_at, now, rules.refund_days) {
         Ok(())
     } else {
         Err(StoreModeError::RefundTooOld {

@@ -107,7 +107,7 @@ struct Shared {
     payments: Series,
     refunds: Series,
     orders: Series,
-    /// Recent accepted payments (id, store index), for refunds.
+    /// Recent accepted payments not yet refunded (id, store index), for refunds.
     recent: Vec<(i64, usize)>,
 }
 
@@ -170,8 +170,12 @@ pub async fn run(target: &Target, plan: &Plan, seed: u64) -> Outcome {
         counter += 1;
         let key = format!("bench-{seed:x}-{counter}");
         let refund = if plan.refunds > 0.0 && rng.chance(plan.refunds) {
-            let recent = &shared.lock().map(|s| s.recent.clone()).unwrap_or_default();
-            (!recent.is_empty()).then(|| recent[rng.below(recent.len() as u64) as usize])
+            // Taken out of the list: a payment refunded twice might exceed what was paid,
+            // and the server's refusal would count as an error here.
+            shared.lock().ok().and_then(|mut s| {
+                let n = s.recent.len() as u64;
+                (n > 0).then(|| s.recent.swap_remove(rng.below(n) as usize))
+            })
         } else {
             None
         };
