@@ -100,9 +100,9 @@ pub async fn run(engine: Engine, ops: u64, seed: Option<u64>, pg: Option<&Postgr
     };
     let started = Instant::now();
     match simulate(engine, ops, seed, pg).await {
-        Ok(faults) => {
+        Ok((deliveries, faults)) => {
             println!(
-                "simulation ({}): {ops} operations, {faults} with injected faults, model and ledger agree ({:.1} s, seed {seed})",
+                "simulation ({}): {ops} operations in {deliveries} deliveries (a request or a batch of payments), {faults} of them with injected faults, model and ledger agree ({:.1} s, seed {seed})",
                 engine.name(),
                 started.elapsed().as_secs_f64()
             );
@@ -115,7 +115,13 @@ pub async fn run(engine: Engine, ops: u64, seed: Option<u64>, pg: Option<&Postgr
     }
 }
 
-async fn simulate(engine: Engine, ops: u64, seed: u64, pg: Option<&Postgres>) -> Result<u64> {
+/// Runs the simulation; returns how many deliveries it made and how many of them were faulted.
+async fn simulate(
+    engine: Engine,
+    ops: u64,
+    seed: u64,
+    pg: Option<&Postgres>,
+) -> Result<(u64, u64)> {
     let dir = tempfile::Builder::new()
         .prefix("chiiki-sim.")
         .tempdir_in("/var/tmp")?;
@@ -155,7 +161,7 @@ async fn simulate(engine: Engine, ops: u64, seed: u64, pg: Option<&Postgres>) ->
         locked: vec![false; RESIDENTS],
     };
     let mut rng = Rng::new(seed);
-    let mut faults = 0u64;
+    let (mut deliveries, mut faults) = (0u64, 0u64);
     let mut n = 0u64;
     while n < ops {
         let op = next_op(&mut rng, &model);
@@ -165,6 +171,7 @@ async fn simulate(engine: Engine, ops: u64, seed: u64, pg: Option<&Postgres>) ->
             10..=14 => Fault::Duplicate,
             _ => Fault::None,
         };
+        deliveries += 1;
         if fault != Fault::None {
             faults += 1;
         }
@@ -202,7 +209,7 @@ async fn simulate(engine: Engine, ops: u64, seed: u64, pg: Option<&Postgres>) ->
         }
     }
     db.close().await;
-    Ok(faults)
+    Ok((deliveries, faults))
 }
 
 fn next_op(rng: &mut Rng, model: &Model) -> Op {
