@@ -52,11 +52,23 @@ pub struct Db {
     url: Arc<str>,
     /// Held by every clone: SQLite's checkpointer stops when the last one is gone.
     _alive: Arc<()>,
+    /// The CPU SQLite's write connection keeps to, when it was opened for a server.
+    writer_cpu: Option<usize>,
 }
 
 impl Db {
     /// Connects, creating a SQLite file (and its directory) if needed. Does not migrate.
     pub async fn connect(url: &str) -> Result<Db, DbError> {
+        Self::open(url, false).await
+    }
+
+    /// Connects as [`Db::connect`] does, for `chiiki serve`: on SQLite the write connection
+    /// keeps to one CPU, where the payment writer then runs too (`ops::cpu`).
+    pub async fn connect_for_serving(url: &str) -> Result<Db, DbError> {
+        Self::open(url, true).await
+    }
+
+    async fn open(url: &str, one_cpu_writer: bool) -> Result<Db, DbError> {
         sqlx::any::install_default_drivers();
         let engine = if url.starts_with("sqlite:") {
             Engine::Sqlite
@@ -70,9 +82,14 @@ impl Db {
                 ensure_sqlite_dir(url)?;
                 let url = with_create_mode(url);
                 let options = AnyConnectOptions::from_str(&url)?;
-                let write = sqlite_pool(1, Role::Writer)
-                    .connect_with(options.clone())
-                    .await?;
+                let (write, writer_cpu) = if one_cpu_writer {
+                    connect_writer_on_one_cpu(options.clone()).await?
+                } else {
+                    let pool = sqlite_pool(1, Role::Writer)
+                        .connect_with(options.clone())
+                        .await?;
+                    (pool, None)
+                };
                 let read = sqlite_pool(8, Role::Reader).connect_with(options).await?;
                 let alive = Arc::new(());
                 tokio::spawn(checkpoint_sqlite(
@@ -87,6 +104,7 @@ impl Db {
                     vault: Arc::new(Vault::ephemeral()?),
                     url: url.into(),
                     _alive: alive,
+                    writer_cpu,
                 })
             }
             Engine::Postgres => {
@@ -102,6 +120,7 @@ impl Db {
                     vault: Arc::new(Vault::ephemeral()?),
                     url: url.into(),
                     _alive: Arc::new(()),
+                    writer_cpu: None,
                 })
             }
         }
@@ -143,6 +162,7 @@ impl Db {
                     vault: self.vault.clone(),
                     url: self.url.clone(),
                     _alive: self._alive.clone(),
+                    writer_cpu: None,
                 })
             }
         }
@@ -172,6 +192,12 @@ impl Db {
 
     pub fn vault(&self) -> &Vault {
         &self.vault
+    }
+
+    /// The CPU that SQLite's write connection keeps to, when it was opened by
+    /// [`Db::connect_for_serving`] on a machine with more than one.
+    pub fn writer_cpu(&self) -> Option<usize> {
+        self.writer_cpu
     }
 
     /// The vault itself, for another connection to the same database.
@@ -236,6 +262,32 @@ impl Db {
         self.write.close().await;
         self.read.close().await;
     }
+}
+
+/// Opens SQLite's write pool and its one connection with the connection's thread kept to
+/// one CPU, and says which (`None`: not restricted). sqlx gives each SQLite connection a
+/// thread of its own, started by the thread that opens it and restricted as that one is: so
+/// it is opened from a short-lived thread kept to that CPU. The connection is never retired
+/// for age or idleness, since its successor would be started elsewhere.
+async fn connect_writer_on_one_cpu(
+    options: AnyConnectOptions,
+) -> Result<(AnyPool, Option<usize>), sqlx::Error> {
+    let pool = sqlite_pool(1, Role::Writer)
+        .idle_timeout(None)
+        .max_lifetime(None);
+    let runtime = tokio::runtime::Handle::current();
+    let (opened, open) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("chiiki-sqlite-open".into())
+        .spawn(move || {
+            let cpu = crate::ops::cpu::keep_to_one_cpu().unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "SQLite's write connection: cannot keep it to one CPU");
+                None
+            });
+            let pool = runtime.block_on(pool.connect_with(options));
+            let _ = opened.send(pool.map(|pool| (pool, cpu)));
+        })?;
+    open.await.map_err(|_| sqlx::Error::WorkerCrashed)?
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -514,5 +566,62 @@ mod tests {
         );
         assert_eq!(placeholders(3, 2), "$3, $4");
         assert_eq!(value_rows(1, 2, 2), "($1, $2), ($3, $4)");
+    }
+
+    /// The threads of this process named `prefix…` and the CPUs each may run on.
+    #[cfg(target_os = "linux")]
+    fn threads_named(prefix: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for task in std::fs::read_dir("/proc/self/task")
+            .expect("/proc")
+            .flatten()
+        {
+            let read = |file: &str| std::fs::read_to_string(task.path().join(file));
+            let (Ok(comm), Ok(status)) = (read("comm"), read("status")) else {
+                continue; // a thread that has just ended
+            };
+            if comm.starts_with(prefix) {
+                let cpus = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                    .unwrap_or_default();
+                found.push(cpus.trim().to_string());
+            }
+        }
+        found
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_server_s_sqlite_write_connection_keeps_to_one_cpu() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("cpu.db").display());
+        let plain = Db::connect(&url).await.expect("a SQLite database");
+        assert_eq!(plain.writer_cpu(), None);
+        let pinned_before = threads_named("sqlx-sqlite")
+            .iter()
+            .filter(|cpus| !cpus.contains([',', '-']))
+            .count();
+
+        let db = Db::connect_for_serving(&url)
+            .await
+            .expect("a SQLite database");
+        sqlx::query("CREATE TABLE t (x INTEGER NOT NULL)")
+            .execute(db.writer())
+            .await
+            .expect("the write connection works");
+        let Some(cpu) = db.writer_cpu() else {
+            // Only where this test may use a single CPU: nothing to keep to.
+            assert_eq!(crate::ops::cpu::allowed_cpus().expect("affinity").len(), 1);
+            return;
+        };
+        let pinned: Vec<String> = threads_named("sqlx-sqlite")
+            .into_iter()
+            .filter(|cpus| !cpus.contains([',', '-']))
+            .collect();
+        assert_eq!(pinned.len(), pinned_before + 1, "{pinned:?}");
+        assert!(pinned.contains(&cpu.to_string()), "{pinned:?} {cpu}");
+        // The thread that opened it keeps every CPU.
+        assert!(crate::ops::cpu::allowed_cpus().expect("affinity").len() > 1);
     }
 }

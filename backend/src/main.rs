@@ -393,7 +393,9 @@ async fn run(command: Command) -> Result<(), CliError> {
             }
             let settings = settings(&server)?;
             let vault = open_or_create_keys(&server.keys_file)?;
-            let db = Db::connect(&server.database_url).await?.with_vault(vault);
+            let db = Db::connect_for_serving(&server.database_url)
+                .await?
+                .with_vault(vault);
             db.migrate().await?;
             db.check_vault().await?;
             let drain = std::time::Duration::from_secs(server.drain_seconds);
@@ -599,7 +601,7 @@ async fn run(command: Command) -> Result<(), CliError> {
             let url = format!("sqlite://{}", file.display());
             let keys = file.with_extension("keys.toml");
             let _ = std::fs::remove_file(&keys);
-            let db = Db::connect(&url)
+            let db = Db::connect_for_serving(&url)
                 .await?
                 .with_vault(open_or_create_keys(&keys)?);
             db.migrate().await?;

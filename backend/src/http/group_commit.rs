@@ -242,7 +242,8 @@ fn take(queue: &mut mpsc::Receiver<Queued>, batch: &mut Vec<Queued>, up_to: usiz
 
 /// The writers get a thread and a runtime of their own (and on PostgreSQL connections that
 /// runtime drives): they are the one serial step of every payment, so they must not wait
-/// behind HTTP tasks for a worker each time a statement returns.
+/// behind HTTP tasks for a worker each time a statement returns. On SQLite, in a server,
+/// that thread keeps to the CPU its connection's thread keeps to (`ops::cpu`).
 fn start_writers(context: Context, receivers: Arc<Mutex<Receivers>>, writers: usize) {
     let started = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -250,11 +251,25 @@ fn start_writers(context: Context, receivers: Arc<Mutex<Receivers>>, writers: us
         .and_then(|runtime| {
             std::thread::Builder::new()
                 .name("chiiki-writer".into())
-                .spawn(move || runtime.block_on(run_writers(context, receivers, writers)))
+                .spawn(move || {
+                    if let Some(cpu) = context.db.writer_cpu() {
+                        keep_to_writer_cpu(cpu);
+                    }
+                    runtime.block_on(run_writers(context, receivers, writers))
+                })
         });
     if let Err(e) = started {
         // Callers then get "the writer has stopped" (500) rather than a hang.
         tracing::error!(error = %e, "group commit: cannot start the writer thread");
+    }
+}
+
+fn keep_to_writer_cpu(cpu: usize) {
+    match crate::ops::cpu::keep_to(cpu) {
+        Ok(()) => tracing::info!(cpu, "group commit: the writer shares its connection's CPU"),
+        Err(e) => {
+            tracing::warn!(error = %e, cpu, "group commit: cannot keep the writer to its connection's CPU")
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod backup;
+pub mod cpu;
 pub mod limits;
 pub mod logs;
 pub mod metrics;
