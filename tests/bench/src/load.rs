@@ -34,8 +34,9 @@ pub struct Plan {
 /// One kind of request's results.
 pub struct Series {
     pub ok: u64,
-    /// Answers other than success, by status (0: no answer at all).
-    pub errors: BTreeMap<u16, u64>,
+    /// Answers other than success, by status (0: no answer at all) and the API's error code
+    /// (empty when the body had none).
+    pub errors: BTreeMap<(u16, String), u64>,
     pub latency_us: Histogram<u64>,
 }
 
@@ -50,13 +51,22 @@ impl Series {
         }
     }
 
-    fn record(&mut self, status: Option<StatusCode>, ok: StatusCode, latency: Duration) {
+    fn record(&mut self, answer: &Answer, ok: StatusCode, latency: Duration) {
         let us = (latency.as_micros() as u64).clamp(1, 600_000_000);
         let _ = self.latency_us.record(us);
-        match status {
-            Some(s) if s == ok => self.ok += 1,
-            Some(s) => *self.errors.entry(s.as_u16()).or_default() += 1,
-            None => *self.errors.entry(0).or_default() += 1,
+        match answer {
+            Some((s, _)) if *s == ok => self.ok += 1,
+            Some((s, body)) => {
+                let code = body
+                    .as_ref()
+                    .and_then(|b| b["error"].as_str())
+                    .unwrap_or_default();
+                *self
+                    .errors
+                    .entry((s.as_u16(), code.to_string()))
+                    .or_default() += 1
+            }
+            None => *self.errors.entry((0, String::new())).or_default() += 1,
         }
     }
 
@@ -75,16 +85,23 @@ impl Series {
         let parts: Vec<String> = self
             .errors
             .iter()
-            .map(|(s, n)| {
-                if *s == 0 {
-                    format!("{n}×no-answer")
-                } else {
-                    format!("{n}×{s}")
-                }
+            .map(|((s, code), n)| match (*s, code.as_str()) {
+                (0, _) => format!("{n}×no-answer"),
+                (s, "") => format!("{n}×{s}"),
+                (s, code) => format!("{n}×{s} {code}"),
             })
             .collect();
         parts.join(" ")
     }
+}
+
+/// What came back: the status and the body, if JSON; `None` when no answer came.
+type Answer = Option<(StatusCode, Option<serde_json::Value>)>;
+
+async fn answer(response: reqwest::Result<reqwest::Response>) -> Answer {
+    let response = response.ok()?;
+    let status = response.status();
+    Some((status, response.json().await.ok()))
 }
 
 pub struct Outcome {
@@ -193,9 +210,10 @@ pub async fn run(target: &Target, plan: &Plan, seed: u64) -> Outcome {
                     .json(&serde_json::json!({"amount": 100, "reason": "ベンチマークの返金"}))
                     .send()
                     .await;
-                let status = response.ok().map(|r| r.status());
+                let latency = due.elapsed();
+                let answer = answer(response).await;
                 if let Ok(mut s) = shared.lock() {
-                    s.refunds.record(status, StatusCode::CREATED, due.elapsed());
+                    s.refunds.record(&answer, StatusCode::CREATED, latency);
                 }
                 drop(permit);
             });
@@ -221,18 +239,13 @@ pub async fn run(target: &Target, plan: &Plan, seed: u64) -> Outcome {
                 }))
                 .send()
                 .await;
-            let (status, payment_id) = match response {
-                Ok(r) => {
-                    let status = r.status();
-                    let body: Option<serde_json::Value> = r.json().await.ok();
-                    let id = body.and_then(|b| b["payment_id"].as_i64());
-                    (Some(status), id)
-                }
-                Err(_) => (None, None),
-            };
+            let answer = answer(response).await;
             let latency = due.elapsed();
+            let payment_id = answer
+                .as_ref()
+                .and_then(|(_, body)| body.as_ref()?["payment_id"].as_i64());
             if let Ok(mut s) = shared.lock() {
-                s.payments.record(status, StatusCode::CREATED, latency);
+                s.payments.record(&answer, StatusCode::CREATED, latency);
                 if let Some(id) = payment_id {
                     if s.recent.len() >= 4096 {
                         let i = (id as usize) % 4096;
@@ -308,9 +321,10 @@ async fn order_burst(
                 .json(&serde_json::json!({"sets": 1}))
                 .send()
                 .await;
-            let status = response.ok().map(|r| r.status());
+            let latency = due.elapsed();
+            let answer = answer(response).await;
             if let Ok(mut s) = shared.lock() {
-                s.orders.record(status, StatusCode::CREATED, due.elapsed());
+                s.orders.record(&answer, StatusCode::CREATED, latency);
             }
         }));
     }
