@@ -568,24 +568,23 @@ mod tests {
         assert_eq!(value_rows(1, 2, 2), "($1, $2), ($3, $4)");
     }
 
-    /// The threads of this process named `prefix…` and the CPUs each may run on.
+    /// The CPUs that each thread of this process named `prefix…` may run on.
     #[cfg(target_os = "linux")]
-    fn threads_named(prefix: &str) -> Vec<String> {
+    fn threads_named(prefix: &str) -> Vec<Vec<usize>> {
         let mut found = Vec::new();
         for task in std::fs::read_dir("/proc/self/task")
             .expect("/proc")
             .flatten()
         {
-            let read = |file: &str| std::fs::read_to_string(task.path().join(file));
-            let (Ok(comm), Ok(status)) = (read("comm"), read("status")) else {
-                continue; // a thread that has just ended
+            let Ok(tid) = task.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
             };
-            if comm.starts_with(prefix) {
-                let cpus = status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-                    .unwrap_or_default();
-                found.push(cpus.trim().to_string());
+            let comm = std::fs::read_to_string(task.path().join("comm"));
+            // Either fails for a thread that has just ended.
+            if let (Ok(comm), Ok(cpus)) = (comm, crate::ops::cpu::thread_cpus(tid))
+                && comm.starts_with(prefix)
+            {
+                found.push(cpus);
             }
         }
         found
@@ -600,7 +599,7 @@ mod tests {
         assert_eq!(plain.writer_cpu(), None);
         let pinned_before = threads_named("sqlx-sqlite")
             .iter()
-            .filter(|cpus| !cpus.contains([',', '-']))
+            .filter(|cpus| cpus.len() == 1)
             .count();
 
         let db = Db::connect_for_serving(&url)
@@ -615,12 +614,12 @@ mod tests {
             assert_eq!(crate::ops::cpu::allowed_cpus().expect("affinity").len(), 1);
             return;
         };
-        let pinned: Vec<String> = threads_named("sqlx-sqlite")
+        let pinned: Vec<Vec<usize>> = threads_named("sqlx-sqlite")
             .into_iter()
-            .filter(|cpus| !cpus.contains([',', '-']))
+            .filter(|cpus| cpus.len() == 1)
             .collect();
         assert_eq!(pinned.len(), pinned_before + 1, "{pinned:?}");
-        assert!(pinned.contains(&cpu.to_string()), "{pinned:?} {cpu}");
+        assert!(pinned.contains(&vec![cpu]), "{pinned:?} {cpu}");
         // The thread that opened it keeps every CPU.
         assert!(crate::ops::cpu::allowed_cpus().expect("affinity").len() > 1);
     }

@@ -30,10 +30,15 @@ pub fn keep_to(cpu: usize) -> io::Result<()> {
 }
 
 /// The CPUs the calling thread may run on.
-#[cfg(target_os = "linux")]
 pub fn allowed_cpus() -> io::Result<Vec<usize>> {
+    thread_cpus(0)
+}
+
+/// The CPUs the thread `tid` may run on (0: the calling thread).
+#[cfg(target_os = "linux")]
+pub fn thread_cpus(tid: i32) -> io::Result<Vec<usize>> {
     use nix::sched::{CpuSet, sched_getaffinity};
-    let allowed = sched_getaffinity(nix::unistd::Pid::from_raw(0))?;
+    let allowed = sched_getaffinity(nix::unistd::Pid::from_raw(tid))?;
     Ok((0..CpuSet::count())
         .filter(|&cpu| allowed.is_set(cpu).unwrap_or(false))
         .collect())
@@ -46,7 +51,7 @@ pub fn keep_to(_cpu: usize) -> io::Result<()> {
 
 /// Off Linux the CPUs are not ours to choose: one "CPU", so nothing is restricted.
 #[cfg(not(target_os = "linux"))]
-pub fn allowed_cpus() -> io::Result<Vec<usize>> {
+pub fn thread_cpus(_tid: i32) -> io::Result<Vec<usize>> {
     Ok(vec![0])
 }
 
