@@ -55,9 +55,9 @@ async fn a_backup_under_load_restores_every_acknowledged_payment() {
     }
     assert!(acknowledged.lock().await.len() > before.len() || before.len() >= 40);
 
-    let target = fresh_database_url().await;
-    backup::restore(&taken.path, &target).await.unwrap();
-    let restored = chiiki_backend::db::Db::connect(&target).await.unwrap();
+    let target = fresh_database().await;
+    backup::restore(&taken.path, &target.url).await.unwrap();
+    let restored = chiiki_backend::db::Db::connect(&target.url).await.unwrap();
     restored.migrate().await.unwrap();
     for id in &before {
         let found: i64 = sqlx::query_scalar(

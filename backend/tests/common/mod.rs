@@ -29,8 +29,15 @@ fn random_suffix() -> String {
     hex::encode(bytes)
 }
 
-/// A fresh, empty database URL of the same engine as the tests use (not yet connected).
-pub async fn fresh_database_url() -> String {
+/// A fresh, empty database of the same engine as the tests use, not yet connected.
+pub struct FreshDatabase {
+    pub url: String,
+    /// Where a SQLite database lives; removed with it.
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh, empty database of the same engine as the tests use (not yet connected).
+pub async fn fresh_database() -> FreshDatabase {
     match std::env::var("CHIIKI_TEST_POSTGRES") {
         Ok(admin_url) if !admin_url.is_empty() => {
             let name = format!("chiiki_test_{}", random_suffix());
@@ -46,11 +53,17 @@ pub async fn fresh_database_url() -> String {
                 .rsplit_once('/')
                 .map(|(b, _)| b)
                 .unwrap_or(&admin_url);
-            format!("{base}/{name}")
+            FreshDatabase {
+                url: format!("{base}/{name}"),
+                _dir: None,
+            }
         }
         _ => {
-            let dir = std::env::temp_dir().join(format!("chiiki-test-{}", random_suffix()));
-            format!("sqlite://{}/chiiki.db", dir.display())
+            let dir = tempfile::tempdir().expect("tempdir");
+            FreshDatabase {
+                url: format!("sqlite://{}/chiiki.db", dir.path().display()),
+                _dir: Some(dir),
+            }
         }
     }
 }
