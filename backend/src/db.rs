@@ -319,10 +319,11 @@ fn sqlite_pool(max: u32, role: Role) -> AnyPoolOptions {
                     sqlx::query("PRAGMA wal_autocheckpoint = 0")
                         .execute(&mut *conn)
                         .await?;
-                    // Once the WAL starts over, its file is cut back to 512 MiB if a burst
-                    // made it larger (below that it is reused: overwriting is cheaper than
-                    // growing the file again).
-                    sqlx::query("PRAGMA journal_size_limit = 536870912")
+                    // Once the WAL starts over, its file is cut back to 2 GiB if a burst
+                    // made it larger. Below that it is reused: overwriting is cheaper than
+                    // growing the file again, and a limit below the restart size (the file
+                    // cut back and grown again every few seconds) made p99 six times worse.
+                    sqlx::query("PRAGMA journal_size_limit = 2147483648")
                         .execute(&mut *conn)
                         .await?;
                 }
@@ -334,12 +335,13 @@ fn sqlite_pool(max: u32, role: Role) -> AnyPoolOptions {
 /// How often SQLite's WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// WAL frames (pages) beyond which the checkpointer makes the writer start the WAL over:
-/// 256 MiB of 4 KiB pages, a few seconds of the busiest minute. A WAL that only grows fills
-/// the disk and makes every commit's flush dearer (the file grows with it); starting over
-/// costs the writer a short pause, so not too often. Measured under the benchmark's load:
-/// 1 GiB made payments' p99 six times worse (reads search a larger WAL index), 64 MiB was
-/// no better than 256.
-const WAL_RESTART_FRAMES: i64 = 65_536;
+/// 1 GiB of 4 KiB pages, about ten seconds at half of the benchmark's maximum. A WAL that
+/// only grows fills the disk and makes every commit's flush dearer (the file grows with it);
+/// each start-over pauses the writer (5–45 ms) after catch-up rounds that load the disk, so
+/// it should be rare. Measured under the benchmark's load, runs alternated: 1 GiB gave p99
+/// 14–30 ms at half of the maximum against 34–44 ms at 256 MiB; 64 MiB was no better than
+/// 256 (README, "Load, crash safety and simulation").
+const WAL_RESTART_FRAMES: i64 = 262_144;
 /// Passive checkpoints beside the writer, at most, before it is paused for the rest.
 const CATCH_UP_ROUNDS: usize = 8;
 /// Frames left over that are few enough to copy while the writer waits (1 MiB).
