@@ -9,7 +9,7 @@
 
 use crate::vault::{Vault, VaultError};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Transaction};
+use sqlx::{AnyPool, AssertSqlSafe, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -319,13 +319,13 @@ fn sqlite_pool(max: u32, role: Role) -> AnyPoolOptions {
                     sqlx::query("PRAGMA wal_autocheckpoint = 0")
                         .execute(&mut *conn)
                         .await?;
-                    // Once the WAL starts over, its file is cut back to 2 GiB if a burst
-                    // made it larger. Below that it is reused: overwriting is cheaper than
-                    // growing the file again, and a limit below the restart size (the file
-                    // cut back and grown again every few seconds) made p99 six times worse.
-                    sqlx::query("PRAGMA journal_size_limit = 2147483648")
-                        .execute(&mut *conn)
-                        .await?;
+                    // Once the WAL starts over, its file is cut back only if a burst made
+                    // it larger than [`WAL_KEPT_BYTES`].
+                    sqlx::query(AssertSqlSafe(format!(
+                        "PRAGMA journal_size_limit = {WAL_KEPT_BYTES}"
+                    )))
+                    .execute(&mut *conn)
+                    .await?;
                 }
                 Ok(())
             })
@@ -342,6 +342,11 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// 14–30 ms at half of the maximum against 34–44 ms at 256 MiB; 64 MiB was no better than
 /// 256 (README, "Load, crash safety and simulation").
 const WAL_RESTART_FRAMES: i64 = 262_144;
+/// The WAL file's size kept when it starts over: twice the start-over size in SQLite's
+/// default 4 KiB pages (2 GiB), so the file is overwritten, not cut back and grown again.
+/// Derived, because a limit below the start-over size (the file cut back and grown again
+/// every few seconds) made p99 six times worse.
+const WAL_KEPT_BYTES: i64 = 2 * WAL_RESTART_FRAMES * 4096;
 /// Passive checkpoints beside the writer, at most, before it is paused for the rest.
 const CATCH_UP_ROUNDS: usize = 8;
 /// Frames left over that are few enough to copy while the writer waits (1 MiB).

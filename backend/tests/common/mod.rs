@@ -36,7 +36,8 @@ pub struct FreshDatabase {
     _dir: Option<tempfile::TempDir>,
 }
 
-/// A fresh, empty database of the same engine as the tests use (not yet connected).
+/// Creates a fresh database: a new PostgreSQL database on `CHIIKI_TEST_POSTGRES`, else a
+/// SQLite file in a temporary directory.
 pub async fn fresh_database() -> FreshDatabase {
     match std::env::var("CHIIKI_TEST_POSTGRES") {
         Ok(admin_url) if !admin_url.is_empty() => {
@@ -69,41 +70,13 @@ pub async fn fresh_database() -> FreshDatabase {
 }
 
 pub async fn test_db() -> TestDb {
-    match std::env::var("CHIIKI_TEST_POSTGRES") {
-        Ok(admin_url) if !admin_url.is_empty() => {
-            let name = format!("chiiki_test_{}", random_suffix());
-            let admin = Db::connect(&admin_url)
-                .await
-                .expect("connect to PostgreSQL");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(admin.writer())
-                .await
-                .expect("create test database");
-            admin.close().await;
-            let base = admin_url
-                .rsplit_once('/')
-                .map(|(b, _)| b)
-                .unwrap_or(&admin_url);
-            let url = format!("{base}/{name}");
-            let db = Db::connect(&url).await.expect("connect test db");
-            db.migrate().await.expect("migrate");
-            TestDb {
-                db,
-                url,
-                _dir: None,
-            }
-        }
-        _ => {
-            let dir = tempfile::tempdir().expect("tempdir");
-            let url = format!("sqlite://{}/chiiki.db", dir.path().display());
-            let db = Db::connect(&url).await.expect("connect sqlite");
-            db.migrate().await.expect("migrate");
-            TestDb {
-                db,
-                url,
-                _dir: Some(dir),
-            }
-        }
+    let fresh = fresh_database().await;
+    let db = Db::connect(&fresh.url).await.expect("connect test db");
+    db.migrate().await.expect("migrate");
+    TestDb {
+        db,
+        url: fresh.url,
+        _dir: fresh._dir,
     }
 }
 
