@@ -300,6 +300,10 @@ async fn writer(context: Context, receivers: Arc<Mutex<Receivers>>) {
             return;
         }
         let size = jobs.len();
+        let behind = jobs
+            .iter()
+            .filter(|job| job.lane == Lane::BehindPayments)
+            .count();
         let started = std::time::Instant::now();
         run_batch(&context, jobs).await;
         let seconds = started.elapsed().as_secs_f64();
@@ -312,6 +316,7 @@ async fn writer(context: Context, receivers: Arc<Mutex<Receivers>>) {
         metrics::histogram!("chiiki_group_commit_seconds").record(seconds);
         tracing::debug!(
             size,
+            behind,
             millis = seconds * 1000.0,
             "group commit: batch committed"
         );
