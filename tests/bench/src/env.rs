@@ -182,6 +182,8 @@ pub struct Postgres {
     pub admin_url: String,
     private: Option<(PathBuf, PathBuf)>,
     counter: std::sync::atomic::AtomicU32,
+    /// Databases made on a server this run did not start: see [`Postgres::finish`].
+    made: std::sync::Mutex<Vec<String>>,
 }
 
 impl Postgres {
@@ -194,6 +196,7 @@ impl Postgres {
                     admin_url: url,
                     private: None,
                     counter: Default::default(),
+                    made: Default::default(),
                 });
             }
         }
@@ -242,6 +245,7 @@ impl Postgres {
             admin_url: format!("postgres://chiiki@127.0.0.1:{port}/postgres"),
             private: Some((bin, dir)),
             counter: Default::default(),
+            made: Default::default(),
         })
     }
 
@@ -262,12 +266,56 @@ impl Postgres {
             .execute(&mut admin)
             .await?;
         admin.close().await?;
+        if self.private.is_none()
+            && let Ok(mut made) = self.made.lock()
+        {
+            made.push(name.clone());
+        }
         let base = self
             .admin_url
             .rsplit_once('/')
             .map(|(b, _)| b)
             .unwrap_or(&self.admin_url);
         Ok(format!("{base}/{name}"))
+    }
+}
+
+impl Postgres {
+    /// After the run, on a server it did not start: drops the databases it made there if the
+    /// run succeeded, or names them if it failed, so that they can be looked into. (A private
+    /// server goes with its directory.) Best effort: a failure here is reported, not fatal.
+    pub async fn finish(&self, succeeded: bool) {
+        use sqlx::Connection;
+        let made = self
+            .made
+            .lock()
+            .map(|mut made| std::mem::take(&mut *made))
+            .unwrap_or_default();
+        if made.is_empty() {
+            return;
+        }
+        if !succeeded {
+            eprintln!(
+                "chiiki-bench: databases kept for a look: {}",
+                made.join(", ")
+            );
+            return;
+        }
+        let dropped = async {
+            let mut admin = sqlx::AnyConnection::connect(&self.admin_url).await?;
+            for name in &made {
+                // FORCE: a server killed by the crash harness may leave sessions behind.
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut admin)
+                .await?;
+            }
+            admin.close().await
+        };
+        if let Err(e) = dropped.await {
+            eprintln!("chiiki-bench: could not drop {} ({e})", made.join(", "));
+        }
     }
 }
 

@@ -92,12 +92,20 @@ async fn run(cli: Cli) -> env::Result<()> {
     } else {
         None
     };
+    let outcome = run_on(cli, engines, pg.as_ref()).await;
+    if let Some(pg) = &pg {
+        pg.finish(outcome.is_ok()).await;
+    }
+    outcome
+}
+
+async fn run_on(cli: Cli, engines: Vec<Engine>, pg: Option<&env::Postgres>) -> env::Result<()> {
     if cli.sim {
         let ops = cli
             .ops
             .unwrap_or(if cli.long { 1_000_000 } else { 100_000 });
         for engine in &engines {
-            sim::run(*engine, ops, cli.seed, pg.as_ref()).await?;
+            sim::run(*engine, ops, cli.seed, pg).await?;
         }
         return Ok(());
     }
@@ -105,7 +113,7 @@ async fn run(cli: Cli) -> env::Result<()> {
     if cli.crash {
         let kills = cli.kills.unwrap_or(if cli.long { 300 } else { 30 });
         for engine in &engines {
-            crash::run(*engine, &chiiki, kills, cli.seed, pg.as_ref()).await?;
+            crash::run(*engine, &chiiki, kills, cli.seed, pg).await?;
         }
         return Ok(());
     }
@@ -132,7 +140,7 @@ async fn run(cli: Cli) -> env::Result<()> {
             .unwrap_or(0)
     );
     for engine in engines {
-        bench::run(engine, &options, pg.as_ref()).await?;
+        bench::run(engine, &options, pg).await?;
     }
     Ok(())
 }
