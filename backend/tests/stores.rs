@@ -1770,7 +1770,7 @@ async fn chiiki_settle_close_writes_the_same_files_every_time() {
                 "--period",
                 "2024-11",
                 "--database-url",
-                &t.url,
+                &t.database.url,
                 "--out",
             ])
             .arg(out)

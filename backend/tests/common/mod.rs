@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 pub struct TestDb {
     pub db: Db,
-    pub url: String,
-    _dir: Option<tempfile::TempDir>,
+    /// Its URL; a SQLite file's directory is removed with it.
+    pub database: FreshDatabase,
 }
 
 fn random_suffix() -> String {
@@ -75,8 +75,7 @@ pub async fn test_db() -> TestDb {
     db.migrate().await.expect("migrate");
     TestDb {
         db,
-        url: fresh.url,
-        _dir: fresh._dir,
+        database: fresh,
     }
 }
 
@@ -179,7 +178,7 @@ pub async fn spawn_app_for(
         programme,
         draining,
         group_commit,
-        url: test_db.url.clone(),
+        url: test_db.database.url.clone(),
         _db: test_db,
         _shutdown: tx,
     }

@@ -182,7 +182,7 @@ pub struct Postgres {
     pub admin_url: String,
     private: Option<(PathBuf, PathBuf)>,
     counter: std::sync::atomic::AtomicU32,
-    /// Databases made on a server this run did not start: see [`Postgres::finish`].
+    /// The databases this run made: see [`Postgres::finish`].
     made: std::sync::Mutex<Vec<String>>,
 }
 
@@ -266,9 +266,7 @@ impl Postgres {
             .execute(&mut admin)
             .await?;
         admin.close().await?;
-        if self.private.is_none()
-            && let Ok(mut made) = self.made.lock()
-        {
+        if let Ok(mut made) = self.made.lock() {
             made.push(name.clone());
         }
         let base = self
@@ -278,14 +276,15 @@ impl Postgres {
             .unwrap_or(&self.admin_url);
         Ok(format!("{base}/{name}"))
     }
-}
 
-impl Postgres {
     /// After the run, on a server it did not start: drops the databases it made there if the
     /// run succeeded, or names them if it failed, so that they can be looked into. (A private
     /// server goes with its directory.) Best effort: a failure here is reported, not fatal.
     pub async fn finish(&self, succeeded: bool) {
         use sqlx::Connection;
+        if self.private.is_some() {
+            return;
+        }
         let made = self
             .made
             .lock()
