@@ -9,6 +9,7 @@ use chiiki_backend::db::Db;
 use chiiki_backend::http::payment_batch::{self, Paid, PaymentJob, Rules};
 use chiiki_backend::idempotency::RequestKey;
 use chiiki_backend::ledger::{self, LedgerError, PaymentChannel, PaymentInput};
+use chiiki_backend::ops::limits::{KeyedLimiter, Rate};
 use chiiki_backend::programme::Programme;
 use chiiki_core::Yen;
 use chiiki_core::protocol::StoreStatus;
@@ -39,9 +40,12 @@ fn rules<'a>(db: &Db, programme: &'a Programme) -> Rules<'a> {
 
 /// One committed transaction of `jobs`: each answer as (status, error code or "").
 async fn run(db: &Db, programme: &Programme, jobs: &[PaymentJob]) -> Vec<(u16, String)> {
-    let rules = rules(db, programme);
+    run_under(db, &rules(db, programme), jobs).await
+}
+
+async fn run_under(db: &Db, rules: &Rules<'_>, jobs: &[PaymentJob]) -> Vec<(u16, String)> {
     let mut tx = db.begin().await.expect("begin");
-    let answers = payment_batch::apply(&mut tx, jobs, &rules)
+    let answers = payment_batch::apply(&mut tx, jobs, rules)
         .await
         .expect("the batch's transaction holds");
     tx.commit().await.expect("commit");
@@ -226,6 +230,51 @@ async fn a_wrong_pin_is_counted_once_however_often_its_request_is_retried() {
     let replay = run(db, &programme, &wrong[..1]).await;
     assert_eq!(replay, [(422, "wrong_pin".to_string())]);
     assert_eq!(payments_made(db).await, 1);
+    assert_invariants(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn only_a_request_that_checks_a_pin_takes_a_payment_attempt() {
+    let t = test_db().await;
+    let db = &t.db;
+    let programme = Programme::midori_2024().unwrap();
+    let store = db_store(db).await;
+    let alice = db_resident(db, "09011110007").await;
+    let session = db_session(db, "09011110007").await;
+    db_charge(db, alice, 1000).await;
+    // Two attempts a minute, refilled at that pace.
+    let attempts = KeyedLimiter::new(Rate::per_minute(2, 2));
+    let mut rules = rules(db, &programme);
+    rules.attempts = Some(&attempts);
+    let first = job(&session, store, 100, "first", "1234");
+    assert_eq!(
+        run_under(db, &rules, &[first.clone(), first.clone()]).await,
+        [(201, String::new()), (201, String::new())]
+    );
+    // An app that lost the answer asks again and again: each replay answers, none counts.
+    for _ in 0..5 {
+        assert_eq!(
+            run_under(db, &rules, std::slice::from_ref(&first)).await,
+            [(201, String::new())]
+        );
+    }
+    let wrong = job(&session, store, 100, "wrong", "0000");
+    assert_eq!(
+        run_under(db, &rules, std::slice::from_ref(&wrong)).await,
+        [(422, "wrong_pin".to_string())]
+    );
+    // The third new request within the minute waits, and its key stays free for later.
+    let third = job(&session, store, 100, "third", "1234");
+    assert_eq!(
+        run_under(db, &rules, &[third.clone(), first.clone()]).await,
+        [(429, "rate_limited".to_string()), (201, String::new())]
+    );
+    rules.now += chrono::Duration::seconds(30);
+    assert_eq!(
+        run_under(db, &rules, &[third]).await,
+        [(201, String::new())]
+    );
+    assert_eq!(payments_made(db).await, 2);
     assert_invariants(db).await;
 }
 

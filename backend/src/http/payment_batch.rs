@@ -10,7 +10,8 @@
 //! lone payment had: a key used before answers what it answered then (even if the PIN has
 //! been locked since); a wrong PIN is counted once per key, however often the request is
 //! retried; a refusal is remembered under its key in the same transaction as the PIN count it
-//! caused. Keys are looked up first and written once, with their answers, at the end; a key
+//! caused; only a request that will check a PIN takes one of the resident's payment attempts
+//! (a retry that replays its answer takes none). Keys are looked up first and written once, with their answers, at the end; a key
 //! that another transaction answered in between sends the whole batch round again
 //! ([`BatchError::Raced`]).
 
@@ -66,7 +67,7 @@ pub struct Rules<'a> {
 
 /// Where one job's answer comes from.
 enum Source {
-    /// Not to be run: the caller is not a signed-in resident, or is paying too often.
+    /// Not to be run: the caller is not a signed-in resident.
     Refused(ApiError),
     /// The first job with its key: it does the work.
     Leader,
@@ -116,15 +117,9 @@ pub async fn apply(
         let key = job.key.scoped(&format!("resident:{resident_id}"));
         let source = match resident {
             Err(why) => Source::Refused(why.into()),
-            Ok(resident) => match (0..i).find(|&j| keys[j].same_key(&key)) {
+            Ok(_) => match (0..i).find(|&j| keys[j].same_key(&key)) {
                 Some(j) => Source::Follower(j),
-                None => match rules
-                    .attempts
-                    .map(|l| l.check(&format!("resident:{resident}"), rules.now))
-                {
-                    Some(Err(wait)) => Source::Refused(ApiError::rate_limited(wait.0)),
-                    _ => Source::Leader,
-                },
+                None => Source::Leader,
             },
         };
         residents.push(resident_id);
@@ -145,7 +140,14 @@ pub async fn apply(
     let mut fresh: Vec<usize> = Vec::with_capacity(leaders.len());
     for (&i, found) in leaders.iter().zip(found) {
         match found {
-            Ok(Found::New) => fresh.push(i),
+            Ok(Found::New) => match rules
+                .attempts
+                .map(|l| l.check(&format!("resident:{}", residents[i]), rules.now))
+            {
+                // Not remembered under the key: the same request may try again later.
+                Some(Err(wait)) => answers[i] = Some(Err(ApiError::rate_limited(wait.0))),
+                _ => fresh.push(i),
+            },
             Ok(Found::Answered(previous)) => {
                 answers[i] = Some(Ok(replayed(previous, residents[i])))
             }
