@@ -1,6 +1,7 @@
 //! Residents' payments in batches, without HTTP: what one transaction of many payments must
 //! keep (the ledger's rules in arrival order, exactly once per key, PINs counted once), and
-//! concurrent batches over the same residents (on PostgreSQL: several transactions at once).
+//! concurrent batches, and refunds beside them, over the same residents (on PostgreSQL:
+//! several transactions at once, which take the residents' rows first and so never deadlock).
 
 mod common;
 
@@ -81,6 +82,57 @@ async fn payments_made(db: &Db) -> i64 {
 async fn assert_invariants(db: &Db) {
     let problems = ledger::check_invariants(db.reader()).await.unwrap();
     assert!(problems.is_empty(), "{problems:?}");
+}
+
+/// Six residents with `charged` yen each, their phone numbers `prefix` and four digits: their
+/// sessions.
+async fn six_residents(db: &Db, prefix: &str, charged: i64) -> Vec<String> {
+    let mut sessions = Vec::new();
+    for i in 0..6 {
+        let phone = format!("{prefix}{i:04}");
+        let id = db_resident(db, &phone).await;
+        db_charge(db, id, charged).await;
+        sessions.push(db_session(db, &phone).await);
+    }
+    sessions
+}
+
+type Batch = tokio::task::JoinHandle<Vec<(u16, String)>>;
+
+/// Eight batches at once, each of twelve ¥100 payments over every resident in its own order.
+fn eight_batches_of_100(
+    db: &Db,
+    programme: &std::sync::Arc<Programme>,
+    sessions: &[String],
+    store: i64,
+) -> Vec<Batch> {
+    (0..8usize)
+        .map(|b| {
+            let (db, programme) = (db.clone(), programme.clone());
+            let jobs: Vec<PaymentJob> = (0..12usize)
+                .map(|k| {
+                    let session = &sessions[(b + k * 5) % sessions.len()];
+                    job(session, store, 100, &format!("b{b}-{k}"), "1234")
+                })
+                .collect();
+            tokio::spawn(async move { run(&db, &programme, &jobs).await })
+        })
+        .collect()
+}
+
+/// How many payments the batches made; every other answer must be a short balance.
+async fn accepted(batches: Vec<Batch>) -> i64 {
+    let mut accepted = 0;
+    for batch in batches {
+        for (status, code) in batch.await.unwrap() {
+            match status {
+                201 => accepted += 1,
+                422 => assert_eq!(code, "insufficient_balance"),
+                other => panic!("answered {other} {code}"),
+            }
+        }
+    }
+    accepted
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -284,41 +336,69 @@ async fn concurrent_batches_over_the_same_residents_never_overdraw() {
     let db = t.db.clone();
     let programme = std::sync::Arc::new(Programme::midori_2024().unwrap());
     let store = db_store(&db).await;
-    let mut sessions = Vec::new();
-    for i in 0..6 {
-        let phone = format!("0901112{i:04}");
-        let id = db_resident(&db, &phone).await;
-        db_charge(&db, id, 1000).await;
-        sessions.push(db_session(&db, &phone).await);
-    }
+    let sessions = six_residents(&db, "0901112", 1000).await;
     // Eight batches at once, each over every resident in its own order: ¥100 each, 8 × 2
     // payments per resident, of which the ¥1,000 covers 10.
-    let mut tasks = Vec::new();
-    for b in 0..8usize {
-        let (db, programme, sessions) = (db.clone(), programme.clone(), sessions.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut jobs = Vec::new();
-            for k in 0..12usize {
-                let session = &sessions[(b + k * 5) % sessions.len()];
-                jobs.push(job(session, store, 100, &format!("b{b}-{k}"), "1234"));
-            }
-            run(&db, &programme, &jobs).await
-        }));
-    }
-    let mut accepted = 0;
-    for task in tasks {
-        for (status, code) in task.await.unwrap() {
-            match status {
-                201 => accepted += 1,
-                422 => assert_eq!(code, "insufficient_balance"),
-                other => panic!("answered {other} {code}"),
-            }
-        }
-    }
+    let accepted = accepted(eight_batches_of_100(&db, &programme, &sessions, store)).await;
     assert_eq!(accepted, 6 * 10, "on {}", engine_name(&db));
     assert_eq!(
         ledger::store_balance(db.reader(), store).await.unwrap(),
         Yen(6_000)
+    );
+    assert_invariants(&db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn refunds_beside_batches_of_the_same_residents_neither_deadlock_nor_overdraw() {
+    let t = test_db().await;
+    let db = t.db.clone();
+    let programme = std::sync::Arc::new(Programme::midori_2024().unwrap());
+    let store = db_store(&db).await;
+    let sessions = six_residents(&db, "0901113", 2000).await;
+    let first: Vec<PaymentJob> = (0..6)
+        .map(|i| job(&sessions[i], store, 1000, &format!("first-{i}"), "1234"))
+        .collect();
+    assert!(
+        run(&db, &programme, &first)
+            .await
+            .iter()
+            .all(|a| a.0 == 201)
+    );
+    let paid: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM operations WHERE kind = 'payment' ORDER BY id")
+            .fetch_all(db.reader())
+            .await
+            .unwrap();
+    // Each ¥1,000 payment refunded in two halves while eight batches spend ¥100 at a time over
+    // every resident in its own order: ¥1,600 asked of each, ¥1,000 left plus ¥1,000 coming back.
+    let mut refunds = Vec::new();
+    for (n, payment_id) in paid.iter().flat_map(|&id| [id, id]).enumerate() {
+        let db = db.clone();
+        refunds.push(tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(n as u64 % 4)).await;
+            let input = ledger::RefundInput {
+                payment_id,
+                amount: Yen(500),
+                reason: "返品",
+                actor: "store_staff:1",
+                only_store: Some(store),
+            };
+            let mut tx = db.begin().await.expect("begin");
+            ledger::refund(&mut tx, input, in_usage())
+                .await
+                .expect("a refund beside the batches");
+            tx.commit().await.expect("commit");
+        }));
+    }
+    let batches = eight_batches_of_100(&db, &programme, &sessions, store);
+    for refund in refunds {
+        refund.await.unwrap();
+    }
+    let accepted = accepted(batches).await;
+    assert!(accepted >= 6 * 10, "{accepted} on {}", engine_name(&db));
+    assert_eq!(
+        ledger::store_balance(db.reader(), store).await.unwrap(),
+        Yen(100 * accepted)
     );
     assert_invariants(&db).await;
 }
