@@ -340,7 +340,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// each start-over pauses the writer (5–45 ms) after catch-up rounds that load the disk, so
 /// it should be rare. Measured under the benchmark's load, runs alternated: 1 GiB gave p99
 /// 14–30 ms at half of the maximum against 34–44 ms at 256 MiB; 64 MiB was no better than
-/// 256 (`docs/benchmarks.md`).
+/// 256 (`docs/benchmarks.md`). A larger WAL also costs a restart after a crash, which reads it
+/// back: at 1 GiB about 0.3–0.45 s.
 const WAL_RESTART_FRAMES: i64 = 262_144;
 /// The WAL file's size kept when it starts over: twice the start-over size in SQLite's
 /// default 4 KiB pages (2 GiB), so the file is overwritten, not cut back and grown again.

@@ -5,9 +5,9 @@ use crate::bare;
 use crate::env::{Postgres, Result, Server, sqlite_url};
 use crate::load::{self, Outcome, Plan, Stores, Target};
 use crate::seed;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Engine {
@@ -76,7 +76,7 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
         pin_ms * 1000.0
     );
 
-    let server = Server::start(&options.chiiki, &url, &keys).await?;
+    let mut server = Server::start(&options.chiiki, &url, &keys).await?;
     let target = Target {
         url: server.url.clone(),
         client: reqwest::Client::builder()
@@ -137,6 +137,12 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
     p.refunds = 0.0;
     p.burst_orders = options.burst;
     rows.push((load::run(&target, &p, 6).await, server.peak_rss_mib()));
+    p.name = "spread, half, killed after 3 s".into();
+    p.burst_orders = 0;
+    let wal = url
+        .strip_prefix("sqlite://")
+        .map(|path| PathBuf::from(format!("{path}-wal")));
+    let recovery = back_after_kill(&mut server, &target, &p, wal.as_deref()).await?;
 
     println!(
         "{:<34} {:>9} {:>10} {:>8} {:>8} {:>8} {:>9} {:>6} {:>9} {:>8}",
@@ -225,8 +231,66 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
         "  peak RSS {peak:.0} MB ≤ 200 MB: {}",
         verdict(peak <= 200.0)
     );
+    recovery.print(engine);
     drop(server);
     Ok(())
+}
+
+/// A server killed under load and started again.
+struct Recovery {
+    ready: Duration,
+    /// SQLite: the WAL frames (and bytes) that the kill left to be read back at the start.
+    wal_frames: Option<(u64, u64)>,
+    /// Payments of the run that got no answer or a failure (their clients would retry).
+    failed: u64,
+    answered: u64,
+}
+
+impl Recovery {
+    fn print(&self, engine: Engine) {
+        let wal = match self.wal_frames {
+            Some((frames, bytes)) => format!(
+                ", {frames} WAL frames ({:.0} MiB) to read back",
+                bytes as f64 / (1024.0 * 1024.0)
+            ),
+            None => String::new(),
+        };
+        println!(
+            "  back after SIGKILL at half of max ({}): ready in {:.0} ms{wal}; {} of {} payments of that run failed or went unanswered",
+            engine.name(),
+            self.ready.as_secs_f64() * 1000.0,
+            self.failed,
+            self.failed + self.answered
+        );
+    }
+}
+
+/// Kills the server with SIGKILL three seconds into `plan` and starts it again while the load
+/// goes on: how long a till waits after a crash.
+async fn back_after_kill(
+    server: &mut Server,
+    target: &Target,
+    plan: &Plan,
+    wal: Option<&Path>,
+) -> Result<Recovery> {
+    let crash = async {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        server.kill()?;
+        let wal_frames = match wal {
+            Some(path) => Some(crate::env::wal_frames(path)?),
+            None => None,
+        };
+        let ready = server.restart().await?;
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>((ready, wal_frames))
+    };
+    let (outcome, crashed) = tokio::join!(load::run(target, plan, 7), crash);
+    let (ready, wal_frames) = crashed?;
+    Ok(Recovery {
+        ready,
+        wal_frames,
+        failed: outcome.payments.error_count(),
+        answered: outcome.payments.ok,
+    })
 }
 
 fn plan(name: &str, rate: f64, seconds: f64, stores: Stores, options: &Options) -> Plan {

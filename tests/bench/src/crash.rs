@@ -141,11 +141,12 @@ pub async fn run(
 
     let started = Instant::now();
     let mut rng = Rng::new(seed);
+    let mut back = Vec::with_capacity(kills);
     for _ in 0..kills {
         tokio::time::sleep(Duration::from_millis(50 + rng.below(350))).await;
         server.kill()?;
         tokio::time::sleep(Duration::from_millis(rng.below(50))).await;
-        server.restart().await?;
+        back.push(server.restart().await?);
     }
     // Let the clients see a live server for a moment, then finish their open requests.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -164,6 +165,15 @@ pub async fn run(
         tally.refused,
         tally.retries
     );
+    back.sort_unstable();
+    if let (Some(median), Some(longest)) = (back.get(back.len() / 2), back.last()) {
+        println!(
+            "crash harness ({}): ready again after a kill in {:.0} ms (median), {:.0} ms at most",
+            engine.name(),
+            median.as_secs_f64() * 1000.0,
+            longest.as_secs_f64() * 1000.0
+        );
+    }
     if tally.acks.len() < kills {
         return fail(format!(
             "too few payments went through ({}) to say anything",
