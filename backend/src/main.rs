@@ -316,10 +316,10 @@ struct ServerArgs {
     #[arg(long, env = "CHIIKI_SALE_WEBHOOK_SECRET", hide_env_values = true)]
     sale_webhook_secret: Option<String>,
     /// Sale requests served at once; more wait in a short queue or get 503 + Retry-After.
-    #[arg(long, env = "CHIIKI_SALE_IN_FLIGHT", default_value_t = 8)]
+    #[arg(long, env = "CHIIKI_SALE_IN_FLIGHT", default_value_t = chiiki_backend::sale::AdmissionLimits::default().in_flight)]
     sale_in_flight: usize,
     /// Sale requests that may wait for a place.
-    #[arg(long, env = "CHIIKI_SALE_QUEUE", default_value_t = 256)]
+    #[arg(long, env = "CHIIKI_SALE_QUEUE", default_value_t = chiiki_backend::sale::AdmissionLimits::default().queue)]
     sale_queue: usize,
     /// Run expiry every day at 04:00 JST (it acts only after the usage window has ended).
     #[arg(long, env = "CHIIKI_SALE_EXPIRE_DAILY")]

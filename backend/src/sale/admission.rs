@@ -19,11 +19,16 @@ pub struct AdmissionLimits {
 }
 
 impl Default for AdmissionLimits {
-    /// A few sale requests at a time leave the database (SQLite's one writer especially) to
-    /// payments most of the time; the benchmark issue tunes these.
+    /// Two sale requests at a time leave the database to payments most of the time. Orders
+    /// take the sale's one stock row in turn, so more at once mostly wait on it while their
+    /// reads compete with the payment writers for the CPU: on PostgreSQL, 2 instead of 8 gave
+    /// payments a median p99 of 34 ms during a burst of orders instead of 45 ms (seven runs
+    /// each, alternated; lower in six of the seven pairs), for about a fifth fewer orders
+    /// taken in it (the rest are told to come back); on SQLite, whose one writer takes orders
+    /// in turn anyway, no difference showed (`docs/benchmarks.md`).
     fn default() -> Self {
         AdmissionLimits {
-            in_flight: 8,
+            in_flight: 2,
             queue: 256,
             max_wait: Duration::from_secs(2),
             retry_after: Duration::from_secs(5),
