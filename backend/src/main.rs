@@ -7,6 +7,7 @@ use chiiki_backend::db::Db;
 use chiiki_backend::ops::backup;
 use chiiki_backend::programme::{DEFAULT_PROGRAMME_FILE, Programme};
 use chiiki_backend::residents;
+use chiiki_backend::sale::AdmissionLimits;
 use chiiki_backend::vault::{Vault, write_private};
 use chiiki_backend::{AppState, Settings, demo};
 use chiiki_core::protocol::Role;
@@ -316,10 +317,10 @@ struct ServerArgs {
     #[arg(long, env = "CHIIKI_SALE_WEBHOOK_SECRET", hide_env_values = true)]
     sale_webhook_secret: Option<String>,
     /// Sale requests served at once; more wait in a short queue or get 503 + Retry-After.
-    #[arg(long, env = "CHIIKI_SALE_IN_FLIGHT", default_value_t = chiiki_backend::sale::AdmissionLimits::default().in_flight)]
+    #[arg(long, env = "CHIIKI_SALE_IN_FLIGHT", default_value_t = AdmissionLimits::default().in_flight)]
     sale_in_flight: usize,
     /// Sale requests that may wait for a place.
-    #[arg(long, env = "CHIIKI_SALE_QUEUE", default_value_t = chiiki_backend::sale::AdmissionLimits::default().queue)]
+    #[arg(long, env = "CHIIKI_SALE_QUEUE", default_value_t = AdmissionLimits::default().queue)]
     sale_queue: usize,
     /// Run expiry every day at 04:00 JST (it acts only after the usage window has ended).
     #[arg(long, env = "CHIIKI_SALE_EXPIRE_DAILY")]
@@ -672,7 +673,7 @@ fn settings(args: &ServerArgs) -> Result<Settings, CliError> {
 }
 
 fn sale_runtime(args: &ServerArgs) -> chiiki_backend::sale::SaleRuntime {
-    use chiiki_backend::sale::{AdmissionLimits, SaleRuntime, SaleSettings};
+    use chiiki_backend::sale::{SaleRuntime, SaleSettings};
     if args.sale_webhook_secret.is_none() {
         tracing::warn!("no CHIIKI_SALE_WEBHOOK_SECRET: payment provider notifications are refused");
     }

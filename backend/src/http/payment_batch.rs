@@ -11,9 +11,9 @@
 //! been locked since); a wrong PIN is counted once per key, however often the request is
 //! retried; a refusal is remembered under its key in the same transaction as the PIN count it
 //! caused; only a request that will check a PIN takes one of the resident's payment attempts
-//! (a retry that replays its answer takes none). Keys are looked up first and written once, with their answers, at the end; a key
-//! that another transaction answered in between sends the whole batch round again
-//! ([`BatchError::Raced`]).
+//! (a retry that replays its answer takes none). Keys are looked up first and written once,
+//! with their answers, at the end; a key that another transaction answered in between sends
+//! the whole batch round again ([`BatchError::Raced`]).
 
 use super::error::ApiError;
 use super::idempotent::refusal_body;
