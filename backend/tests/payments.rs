@@ -89,12 +89,16 @@ async fn assert_invariants(db: &Db) {
 async fn six_residents(db: &Db, prefix: &str, charged: i64) -> Vec<String> {
     let mut sessions = Vec::new();
     for i in 0..6 {
-        let phone = format!("{prefix}{i:04}");
-        let id = db_resident(db, &phone).await;
-        db_charge(db, id, charged).await;
-        sessions.push(db_session(db, &phone).await);
+        sessions.push(charged_resident(db, &format!("{prefix}{i:04}"), charged).await);
     }
     sessions
+}
+
+/// A resident with `charged` yen: their session.
+async fn charged_resident(db: &Db, phone: &str, charged: i64) -> String {
+    let id = db_resident(db, phone).await;
+    db_charge(db, id, charged).await;
+    db_session(db, phone).await
 }
 
 type Batch = tokio::task::JoinHandle<Vec<(u16, String)>>;
@@ -213,9 +217,7 @@ async fn a_key_twice_in_one_batch_pays_once_and_another_body_under_it_conflicts(
     let db = &t.db;
     let programme = Programme::midori_2024().unwrap();
     let store = db_store(db).await;
-    let alice = db_resident(db, "09011110003").await;
-    let session = db_session(db, "09011110003").await;
-    db_charge(db, alice, 1000).await;
+    let session = charged_resident(db, "09011110003", 1000).await;
     let first = job(&session, store, 300, "k1", "1234");
     let changed = job(&session, store, 500, "k1", "1234");
     let answers = run(db, &programme, &[first.clone(), first.clone(), changed]).await;
@@ -240,9 +242,7 @@ async fn a_wrong_pin_is_counted_once_however_often_its_request_is_retried() {
     let db = &t.db;
     let programme = Programme::midori_2024().unwrap();
     let store = db_store(db).await;
-    let alice = db_resident(db, "09011110004").await;
-    let session = db_session(db, "09011110004").await;
-    db_charge(db, alice, 1000).await;
+    let session = charged_resident(db, "09011110004", 1000).await;
     let wrong: Vec<PaymentJob> = (0..4)
         .map(|n| job(&session, store, 100, &format!("wrong-{n}"), "0000"))
         .collect();
@@ -291,9 +291,7 @@ async fn only_a_request_that_checks_a_pin_takes_a_payment_attempt() {
     let db = &t.db;
     let programme = Programme::midori_2024().unwrap();
     let store = db_store(db).await;
-    let alice = db_resident(db, "09011110007").await;
-    let session = db_session(db, "09011110007").await;
-    db_charge(db, alice, 1000).await;
+    let session = charged_resident(db, "09011110007", 1000).await;
     // Two attempts a minute, refilled at that pace.
     let attempts = KeyedLimiter::new(Rate::per_minute(2, 2));
     let mut rules = rules(db, &programme);
@@ -454,9 +452,7 @@ async fn a_request_in_flight_in_two_batches_pays_once() {
     let db = t.db.clone();
     let programme = std::sync::Arc::new(Programme::midori_2024().unwrap());
     let store = db_store(&db).await;
-    let alice = db_resident(&db, "09011110006").await;
-    db_charge(&db, alice, 1000).await;
-    let session = db_session(&db, "09011110006").await;
+    let session = charged_resident(&db, "09011110006", 1000).await;
     let twice = job(&session, store, 300, "in-flight", "1234");
     // The first batch pays and holds its transaction open.
     let mut first = db.begin().await.unwrap();

@@ -139,9 +139,8 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
     rows.push((load::run(&target, &p, 6).await, server.peak_rss_mib()));
     p.name = "spread, half, killed after 3 s".into();
     p.burst_orders = 0;
-    let wal = url
-        .strip_prefix("sqlite://")
-        .map(|path| PathBuf::from(format!("{path}-wal")));
+    let wal = (engine == Engine::Sqlite)
+        .then(|| PathBuf::from(format!("{}-wal", chiiki_backend::db::sqlite_path(&url))));
     let recovery = back_after_kill(&mut server, &target, &p, wal.as_deref()).await?;
 
     println!(
