@@ -15,6 +15,7 @@ use chiiki_backend::programme::Programme;
 use chiiki_core::Yen;
 use chiiki_core::protocol::StoreStatus;
 use common::*;
+use serde_json::json;
 
 fn job(session: &str, store_id: i64, amount: i64, key: &str, pin: &str) -> PaymentJob {
     let body = serde_json::json!({ "store_id": store_id, "amount": amount });
@@ -208,6 +209,97 @@ async fn a_batch_sees_each_payment_after_the_ones_before_it() {
         ledger::store_balance(db.reader(), store).await.unwrap(),
         Yen(1250)
     );
+    assert_invariants(db).await;
+}
+
+/// Every payment of a batch gets exactly its own legs, from its resident's purses to its store,
+/// whatever the batch's size (on PostgreSQL the operations, the debits and the legs are one
+/// statement, and a leg finds its operation by the operation's place in the insert).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_payment_of_a_batch_gets_its_own_legs() {
+    let t = test_db().await;
+    let db = &t.db;
+    let programme = Programme::midori_2024().unwrap();
+    let stores = [db_store(db).await, db_store(db).await];
+    let mut residents = Vec::new();
+    for i in 0..5 {
+        let id = db_resident(db, &format!("0901333{i:04}")).await;
+        db_charge(db, id, 10_000).await;
+        let mut tx = db.begin().await.unwrap();
+        let expires = in_usage() + chrono::Duration::days(30);
+        ledger::award_points(
+            &mut tx,
+            id,
+            Yen(150),
+            expires,
+            "staff:1",
+            json!({}),
+            in_usage(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        residents.push(id);
+    }
+    // Seventeen payments of different amounts, every other one drawing on points first: one
+    // leg or two (points, then cash), more rows than the statements' smaller sizes hold.
+    let payments: Vec<PaymentInput> = (0..17usize)
+        .map(|i| PaymentInput {
+            resident_id: residents[i % 5],
+            store_id: stores[i % 2],
+            amount: Yen(100 + 7 * i as i64),
+            use_points: i % 2 == 0,
+            programme: &programme,
+            channel: PaymentChannel::ResidentApp,
+        })
+        .collect();
+    let mut tx = db.begin().await.unwrap();
+    let results = ledger::pay_many(&mut tx, &payments, in_usage())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut two_legs = 0;
+    for (payment, result) in payments.iter().zip(&results) {
+        let receipt = result.as_ref().expect("paid");
+        let (resident, store, amount): (i64, i64, i64) =
+            sqlx::query_as("SELECT resident_id, store_id, amount FROM operations WHERE id = $1")
+                .bind(receipt.payment_id)
+                .fetch_one(db.reader())
+                .await
+                .unwrap();
+        assert_eq!(
+            (resident, store, amount),
+            (payment.resident_id, payment.store_id, payment.amount.get())
+        );
+        let legs: Vec<(i64, String, i64, i64)> = sqlx::query_as(
+            "SELECT d.owner_id, d.kind, c.owner_id, t.amount FROM transfers t
+             JOIN accounts d ON d.id = t.debit_account JOIN accounts c ON c.id = t.credit_account
+             WHERE t.operation_id = $1 AND c.kind = 'store' ORDER BY t.id",
+        )
+        .bind(receipt.payment_id)
+        .fetch_all(db.reader())
+        .await
+        .unwrap();
+        let expected: Vec<(i64, String, i64, i64)> = receipt
+            .legs
+            .iter()
+            .map(|leg| {
+                let kind = serde_json::to_value(leg.purse).unwrap();
+                let kind = format!("resident_{}", kind.as_str().unwrap());
+                (
+                    payment.resident_id,
+                    kind,
+                    payment.store_id,
+                    leg.amount.get(),
+                )
+            })
+            .collect();
+        assert_eq!(legs, expected, "payment {}", receipt.payment_id);
+        assert_eq!(legs.iter().map(|l| l.3).sum::<i64>(), payment.amount.get());
+        two_legs += usize::from(legs.len() == 2);
+    }
+    assert!(two_legs > 0, "some payments drew on two purses");
     assert_invariants(db).await;
 }
 
