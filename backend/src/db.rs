@@ -127,22 +127,14 @@ impl Db {
     }
 
     /// The same database for a runtime of its own (the group-commit writers'): on PostgreSQL
-    /// a new pool for `writers` tasks, whose sockets this runtime drives, connected on first
+    /// a new pool of `connections`, whose sockets this runtime drives, connected on first
     /// use; SQLite's connections run on threads of their own and are shared as they are.
-    ///
-    /// Each batch takes a connection and gives it back, and every round trip is a writer's
-    /// time: sqlx pings a connection when it is given back, so each writer has a second one to
-    /// start its next batch on meanwhile, and none is pinged again when taken (measured: the
-    /// batch's start fell from 312 to 151 µs at half of the maximum). A connection that died
-    /// since shows as a failed batch (a server error, which clients retry with their keys),
-    /// and its ping on the way back drops it from the pool.
-    pub fn for_this_runtime(&self, writers: u32) -> Result<Db, DbError> {
+    pub fn for_this_runtime(&self, connections: u32) -> Result<Db, DbError> {
         match self.engine {
             Engine::Sqlite => Ok(self.clone()),
             Engine::Postgres => {
                 let pool = AnyPoolOptions::new()
-                    .max_connections(writers * 2)
-                    .test_before_acquire(false)
+                    .max_connections(connections)
                     .acquire_timeout(Duration::from_secs(30))
                     .after_connect(|conn, _meta| {
                         Box::pin(async move {

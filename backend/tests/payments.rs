@@ -213,8 +213,9 @@ async fn a_batch_sees_each_payment_after_the_ones_before_it() {
 }
 
 /// Every payment of a batch gets exactly its own legs, from its resident's purses to its store,
-/// whatever the batch's size (on PostgreSQL the operations, the debits and the legs are one
-/// statement, and a leg finds its operation by the operation's place in the insert).
+/// in leg order (a refund returns the latest leg first), whatever the batch's size: the
+/// operations are written in one statement and matched back to the payments by the order of
+/// their ids, the legs in another.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_payment_of_a_batch_gets_its_own_legs() {
     let t = test_db().await;

@@ -19,8 +19,7 @@ use crate::programme::Programme;
 use chiiki_core::Yen;
 use chiiki_core::protocol::{Leg, PaymentReceipt, StoreStatus};
 use chrono::{DateTime, Utc};
-use sqlx::any::AnyArguments;
-use sqlx::{Arguments, AssertSqlSafe};
+use sqlx::AssertSqlSafe;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub struct PaymentInput<'a> {
@@ -97,10 +96,12 @@ pub async fn pay_many(
         }
     }
     if !planned.is_empty() {
-        let ids = write_payments(tx, payments, &planned, now).await?;
+        let ids = insert_payments(tx, payments, &planned, now).await?;
         for (p, id) in planned.iter_mut().zip(ids) {
             p.payment_id = id;
         }
+        debit_purses(tx, &planned).await?;
+        insert_legs(tx, &planned, now).await?;
     }
 
     let mut receipts: Vec<Option<PaymentReceipt>> = payments.iter().map(|_| None).collect();
@@ -274,290 +275,136 @@ async fn locked_purses(
     Ok(purses)
 }
 
-/// What a batch writes, built once for either engine's statements.
-struct Writes {
-    /// One operation per planned payment: resident, store, amount, actor, detail.
-    operations: Vec<(i64, i64, i64, String, String)>,
-    /// What the batch draws from each purse, by purse.
-    drawn: BTreeMap<i64, i64>,
-    /// One transfer per leg, in payment and leg order (a refund returns the latest leg
-    /// first): the payment's place in `operations`, the purse, the store's account, the
-    /// amount.
-    legs: Vec<(usize, i64, i64, i64)>,
-}
-
-impl Writes {
-    fn of(payments: &[PaymentInput<'_>], planned: &[Planned]) -> Writes {
-        let operations = planned
-            .iter()
-            .map(|p| {
-                let payment = &payments[p.index];
-                let (actor, detail) = match payment.channel {
-                    PaymentChannel::ResidentApp => (
-                        format!("resident:{}", payment.resident_id),
-                        serde_json::json!({ "use_points": payment.use_points }),
-                    ),
-                    PaymentChannel::ResidentCode { device_id, actor } => (
-                        actor.to_string(),
-                        serde_json::json!({
-                            "use_points": payment.use_points,
-                            "channel": "resident_code",
-                            "device_id": device_id,
-                        }),
-                    ),
-                };
-                (
-                    payment.resident_id,
-                    payment.store_id,
-                    payment.amount.get(),
-                    actor,
-                    detail.to_string(),
-                )
-            })
-            .collect();
-        let mut drawn: BTreeMap<i64, i64> = BTreeMap::new();
-        let mut legs = Vec::new();
-        for (place, p) in planned.iter().enumerate() {
-            for (purse, leg) in &p.legs {
-                *drawn.entry(purse.id).or_default() += leg.amount.get();
-                legs.push((place, purse.id, p.store.id, leg.amount.get()));
-            }
-        }
-        Writes {
-            operations,
-            drawn,
-            legs,
-        }
-    }
-}
-
-/// Writes the planned payments: their operations, the purses' lower balances (a purse never
-/// goes below zero here, even if the plan were wrong) and one transfer per leg. Returns the
-/// operations' ids in the order of `planned`.
-async fn write_payments(
+/// One operation per planned payment, in one statement. Returns their ids in the order of
+/// `planned`: both engines number the rows of one insert in the order they are given.
+async fn insert_payments(
     tx: &mut Tx,
     payments: &[PaymentInput<'_>],
     planned: &[Planned],
     now: DateTime<Utc>,
 ) -> LedgerResult<Vec<i64>> {
-    let writes = Writes::of(payments, planned);
-    let written = if is_sqlite(tx) {
-        write_in_turn(tx, &writes, now).await?
-    } else {
-        write_at_once(tx, &writes, now).await?
-    };
-    if written.ids.len() != writes.operations.len() {
-        return Err(LedgerError::Inconsistent(format!(
-            "{} payments written for {} planned",
-            written.ids.len(),
-            writes.operations.len()
-        )));
-    }
-    if written.debited != writes.drawn.len() as u64 {
-        return Err(LedgerError::Inconsistent(format!(
-            "{} of {} purses could cover what was drawn",
-            written.debited,
-            writes.drawn.len()
-        )));
-    }
-    if written.legs != writes.legs.len() as u64 {
-        return Err(LedgerError::Inconsistent(format!(
-            "{} of {} payment legs written",
-            written.legs,
-            writes.legs.len()
-        )));
-    }
-    Ok(written.ids)
-}
-
-/// What the statements wrote.
-struct Written {
-    /// The operations' ids, ascending: in the order of `planned`.
-    ids: Vec<i64>,
-    debited: u64,
-    legs: u64,
-}
-
-/// The operations, in order (`column1` their place), from parameter `$2` on; `$1` is the
-/// time. Both engines number the rows of one insert in the order they are given.
-fn insert_operations_sql(rows: usize) -> String {
-    format!(
+    let rows = padded(planned.len());
+    let sql = format!(
         "INSERT INTO operations
              (kind, resident_id, store_id, amount, parent_id, refunded, actor, detail, created_at)
-         SELECT 'payment', column2, column3, column4, NULL, 0, column5, column6, $1
-         FROM (VALUES {}) AS payments WHERE column1 IS NOT NULL ORDER BY column1
-         RETURNING id",
-        value_rows(2, rows, 6)
-    )
+         SELECT 'payment', column1, column2, column3, NULL, 0, column4, column5, $1
+         FROM (VALUES {}) AS payments WHERE column1 IS NOT NULL RETURNING id",
+        value_rows(2, rows, 5)
+    );
+    let mut query = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).bind(to_millis(now));
+    for p in planned {
+        let payment = &payments[p.index];
+        let (actor, detail) = match payment.channel {
+            PaymentChannel::ResidentApp => (
+                format!("resident:{}", payment.resident_id),
+                serde_json::json!({ "use_points": payment.use_points }),
+            ),
+            PaymentChannel::ResidentCode { device_id, actor } => (
+                actor.to_string(),
+                serde_json::json!({
+                    "use_points": payment.use_points,
+                    "channel": "resident_code",
+                    "device_id": device_id,
+                }),
+            ),
+        };
+        query = query
+            .bind(payment.resident_id)
+            .bind(payment.store_id)
+            .bind(payment.amount.get())
+            .bind(actor)
+            .bind(detail.to_string());
+    }
+    for _ in planned.len()..rows {
+        query = query
+            .bind(None::<i64>)
+            .bind(None::<i64>)
+            .bind(None::<i64>)
+            .bind(None::<String>)
+            .bind(None::<String>);
+    }
+    let mut ids = query.fetch_all(&mut **tx).await?;
+    if ids.len() != planned.len() {
+        return Err(LedgerError::Inconsistent(format!(
+            "{} payments written for {} planned",
+            ids.len(),
+            planned.len()
+        )));
+    }
+    // Ids grow in insertion order; the order rows come back in is not promised.
+    ids.sort_unstable();
+    Ok(ids)
 }
 
-/// Lowers each purse's cached balance by what was drawn from it (`column1` the purse,
-/// `column2` the amount), from parameter `$first` on; a purse that cannot cover it is left
-/// alone, and the count shows it.
-fn debit_purses_sql(first: usize, rows: usize) -> String {
-    format!(
+/// Lowers the cached balance of every purse drawn on, by what the batch drew from it, in one
+/// statement. The condition keeps a purse from going below zero even if the plan were wrong.
+async fn debit_purses(tx: &mut Tx, planned: &[Planned]) -> LedgerResult<()> {
+    let mut drawn: BTreeMap<i64, i64> = BTreeMap::new();
+    for (purse, leg) in planned.iter().flat_map(|p| &p.legs) {
+        *drawn.entry(purse.id).or_default() += leg.amount.get();
+    }
+    let rows = padded(drawn.len());
+    let sql = format!(
         "UPDATE accounts SET balance = accounts.balance - drawn.column2
          FROM (VALUES {}) AS drawn
          WHERE accounts.id = drawn.column1 AND accounts.balance >= drawn.column2",
-        value_rows(first, rows, 2)
-    )
+        value_rows(1, rows, 2)
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for (id, amount) in &drawn {
+        query = query.bind(*id).bind(*amount);
+    }
+    for _ in drawn.len()..rows {
+        query = query.bind(None::<i64>).bind(None::<i64>);
+    }
+    let debited = query.execute(&mut **tx).await?;
+    if debited.rows_affected() != drawn.len() as u64 {
+        return Err(LedgerError::Inconsistent(format!(
+            "{} of {} purses could cover what was drawn",
+            debited.rows_affected(),
+            drawn.len()
+        )));
+    }
+    Ok(())
 }
 
-/// The transfers, purse to store, from rows `(operation, purse, store, amount, place)`
-/// named `legs` in the statement that `from` completes, written in the order of their
-/// places (a refund returns a payment's latest leg first); `$1` is the time.
-fn insert_legs_sql(operation: &str, from: &str) -> String {
-    format!(
+/// The transfers, purse to store, one per leg, in payment and leg order (a refund returns the
+/// latest leg first).
+async fn insert_legs(tx: &mut Tx, planned: &[Planned], now: DateTime<Utc>) -> LedgerResult<()> {
+    let legs: Vec<(i64, i64, i64, i64)> = planned
+        .iter()
+        .flat_map(|p| {
+            p.legs
+                .iter()
+                .map(|(purse, leg)| (p.payment_id, purse.id, p.store.id, leg.amount.get()))
+        })
+        .collect();
+    let rows = padded(legs.len());
+    let sql = format!(
         "INSERT INTO transfers
              (operation_id, debit_account, credit_account, amount, reverses_id, created_at)
-         SELECT {operation}, legs.column2, legs.column3, legs.column4, NULL, $1 {from}
-         ORDER BY legs.column5"
-    )
-}
-
-fn bind_operations(
-    args: &mut AnyArguments,
-    operations: &[(i64, i64, i64, String, String)],
-) -> LedgerResult<()> {
-    for (place, (resident, store, amount, actor, detail)) in operations.iter().enumerate() {
-        add(args, place as i64 + 1)?;
-        add(args, *resident)?;
-        add(args, *store)?;
-        add(args, *amount)?;
-        add(args, actor.clone())?;
-        add(args, detail.clone())?;
+         SELECT column1, column2, column3, column4, NULL, $1
+         FROM (VALUES {}) AS legs WHERE column1 IS NOT NULL",
+        value_rows(2, rows, 4)
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(to_millis(now));
+    for (operation, from, to, amount) in &legs {
+        query = query.bind(*operation).bind(*from).bind(*to).bind(*amount);
     }
-    for _ in operations.len()..padded(operations.len()) {
-        pad(args, 4)?;
-        add(args, None::<String>)?;
-        add(args, None::<String>)?;
+    for _ in legs.len()..rows {
+        query = query
+            .bind(None::<i64>)
+            .bind(None::<i64>)
+            .bind(None::<i64>)
+            .bind(None::<i64>);
+    }
+    let written = query.execute(&mut **tx).await?;
+    if written.rows_affected() != legs.len() as u64 {
+        return Err(LedgerError::Inconsistent(format!(
+            "{} of {} payment legs written",
+            written.rows_affected(),
+            legs.len()
+        )));
     }
     Ok(())
-}
-
-fn bind_drawn(args: &mut AnyArguments, drawn: &BTreeMap<i64, i64>) -> LedgerResult<()> {
-    for (purse, amount) in drawn {
-        add(args, *purse)?;
-        add(args, *amount)?;
-    }
-    pad(args, (padded(drawn.len()) - drawn.len()) * 2)
-}
-
-/// The legs, each under `operation(place)`.
-fn bind_legs(
-    args: &mut AnyArguments,
-    legs: &[(usize, i64, i64, i64)],
-    operation: impl Fn(usize) -> LedgerResult<i64>,
-) -> LedgerResult<()> {
-    for (leg, (place, purse, store, amount)) in legs.iter().enumerate() {
-        add(args, operation(*place)?)?;
-        add(args, *purse)?;
-        add(args, *store)?;
-        add(args, *amount)?;
-        add(args, leg as i64)?;
-    }
-    pad(args, (padded(legs.len()) - legs.len()) * 5)
-}
-
-fn add<'t, T>(args: &mut AnyArguments, value: T) -> LedgerResult<()>
-where
-    T: sqlx::Encode<'t, sqlx::Any> + sqlx::Type<sqlx::Any>,
-{
-    args.add(value)
-        .map_err(|e| LedgerError::Db(sqlx::Error::Encode(e)))
-}
-
-/// `columns` NULL integers: spare rows up to [`padded`], which match nothing and are not
-/// written.
-fn pad(args: &mut AnyArguments, columns: usize) -> LedgerResult<()> {
-    for _ in 0..columns {
-        add(args, None::<i64>)?;
-    }
-    Ok(())
-}
-
-/// SQLite: the three statements one after the other (it runs them in this process, so a
-/// statement costs no round trip to a server).
-async fn write_in_turn(tx: &mut Tx, writes: &Writes, now: DateTime<Utc>) -> LedgerResult<Written> {
-    let mut args = AnyArguments::default();
-    add(&mut args, to_millis(now))?;
-    bind_operations(&mut args, &writes.operations)?;
-    let sql = insert_operations_sql(padded(writes.operations.len()));
-    let mut ids: Vec<i64> = sqlx::query_scalar_with(AssertSqlSafe(sql), args)
-        .fetch_all(&mut **tx)
-        .await?;
-    // The order rows come back in is not promised; ids grow in insertion order.
-    ids.sort_unstable();
-
-    let mut args = AnyArguments::default();
-    bind_drawn(&mut args, &writes.drawn)?;
-    let sql = debit_purses_sql(1, padded(writes.drawn.len()));
-    let debited = sqlx::query_with(AssertSqlSafe(sql), args)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-
-    let mut args = AnyArguments::default();
-    add(&mut args, to_millis(now))?;
-    bind_legs(&mut args, &writes.legs, |place| {
-        ids.get(place)
-            .copied()
-            .ok_or_else(|| LedgerError::Inconsistent("a leg of a payment not written".into()))
-    })?;
-    let legs = padded(writes.legs.len());
-    let from = format!(
-        "FROM (VALUES {}) AS legs WHERE legs.column1 IS NOT NULL",
-        value_rows(2, legs, 5)
-    );
-    let sql = insert_legs_sql("legs.column1", &from);
-    let legs = sqlx::query_with(AssertSqlSafe(sql), args)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    Ok(Written { ids, debited, legs })
-}
-
-/// PostgreSQL: the three in one statement, so one round trip to the server instead of three
-/// (at half of the maximum a round trip took about 0.4 ms of the batch's 4–5). The legs find
-/// their operation by its place in the insert (`numbered`).
-async fn write_at_once(tx: &mut Tx, writes: &Writes, now: DateTime<Utc>) -> LedgerResult<Written> {
-    let operations = padded(writes.operations.len());
-    let drawn = padded(writes.drawn.len());
-    let legs = padded(writes.legs.len());
-    let drawn_from = 2 + operations * 6;
-    let legs_from = drawn_from + drawn * 2;
-    let legs_sql = insert_legs_sql(
-        "numbered.id",
-        &format!(
-            "FROM (VALUES {}) AS legs JOIN numbered ON numbered.n = legs.column1",
-            value_rows(legs_from, legs, 5)
-        ),
-    );
-    let sql = format!(
-        "WITH made AS ({}),
-         numbered AS (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS n FROM made),
-         debited AS ({} RETURNING accounts.id),
-         transfers_written AS ({legs_sql} RETURNING 1)
-         SELECT id, (SELECT COUNT(*) FROM debited), (SELECT COUNT(*) FROM transfers_written)
-         FROM numbered ORDER BY id",
-        insert_operations_sql(operations),
-        debit_purses_sql(drawn_from, drawn),
-    );
-    let mut args = AnyArguments::default();
-    add(&mut args, to_millis(now))?;
-    bind_operations(&mut args, &writes.operations)?;
-    bind_drawn(&mut args, &writes.drawn)?;
-    bind_legs(&mut args, &writes.legs, |place| Ok(place as i64 + 1))?;
-    let rows: Vec<(i64, i64, i64)> = sqlx::query_as_with(AssertSqlSafe(sql), args)
-        .fetch_all(&mut **tx)
-        .await?;
-    let (debited, legs) = rows
-        .first()
-        .map(|(_, debited, legs)| (*debited as u64, *legs as u64))
-        .unwrap_or_default();
-    Ok(Written {
-        ids: rows.into_iter().map(|(id, _, _)| id).collect(),
-        debited,
-        legs,
-    })
 }
