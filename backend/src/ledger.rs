@@ -99,6 +99,15 @@ impl AccountKind {
         }
     }
 
+    /// The account kind of a resident's purse of `kind`.
+    pub fn of_purse(kind: PurseKind) -> AccountKind {
+        match kind {
+            PurseKind::Premium => AccountKind::ResidentPremium,
+            PurseKind::Charged => AccountKind::ResidentCharged,
+            PurseKind::Points => AccountKind::ResidentPoints,
+        }
+    }
+
     fn purse(kind: &str) -> Option<PurseKind> {
         match kind {
             "resident_premium" => Some(PurseKind::Premium),
@@ -834,14 +843,9 @@ pub async fn refund(
         }
         let purse_kind = AccountKind::purse(&kind)
             .ok_or_else(|| LedgerError::Inconsistent(format!("payment leg from {kind}")))?;
-        let kind = match purse_kind {
-            PurseKind::Premium => AccountKind::ResidentPremium,
-            PurseKind::Charged => AccountKind::ResidentCharged,
-            PurseKind::Points => AccountKind::ResidentPoints,
-        };
         let purse = Account {
             id: account_id,
-            kind,
+            kind: AccountKind::of_purse(purse_kind),
         };
         transfer(tx, op, store, purse, take, Some(leg_id), now).await?;
         out.push(Leg {

@@ -9,7 +9,7 @@ use chiiki_backend::auth::PinPolicy;
 use chiiki_backend::db::Db;
 use chiiki_backend::http::payment_batch::{self, Paid, PaymentJob, Rules};
 use chiiki_backend::idempotency::RequestKey;
-use chiiki_backend::ledger::{self, LedgerError, PaymentChannel, PaymentInput};
+use chiiki_backend::ledger::{self, AccountKind, LedgerError, PaymentChannel, PaymentInput};
 use chiiki_backend::ops::limits::{KeyedLimiter, Rate};
 use chiiki_backend::programme::Programme;
 use chiiki_core::Yen;
@@ -286,11 +286,9 @@ async fn every_payment_of_a_batch_gets_its_own_legs() {
             .legs
             .iter()
             .map(|leg| {
-                let kind = serde_json::to_value(leg.purse).unwrap();
-                let kind = format!("resident_{}", kind.as_str().unwrap());
                 (
                     payment.resident_id,
-                    kind,
+                    AccountKind::of_purse(leg.purse).as_str().to_string(),
                     payment.store_id,
                     leg.amount.get(),
                 )
