@@ -156,7 +156,13 @@ impl Drop for Server {
 
 fn spawn(binary: &Path, database_url: &str, keys_file: &Path, port: u16) -> Result<Child> {
     let log = std::env::var_os("CHIIKI_BENCH_SERVER_LOG")
-        .map(std::fs::File::create)
+        // Appended to: a server started again after a kill keeps the log of the one before.
+        .map(|path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+        })
         .transpose()?;
     let (stdout, stderr) = match log {
         Some(f) => (Stdio::from(f.try_clone()?), Stdio::from(f)),

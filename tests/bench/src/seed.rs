@@ -67,6 +67,42 @@ pub async fn open(database_url: &str, keys_file: &Path) -> Result<Db> {
     Ok(db)
 }
 
+/// Writes out now what the seeding left for a checkpoint: on SQLite the WAL copied back and
+/// cut to nothing, tried again while a reader or another checkpoint is in the way (SQLite
+/// then reports itself busy instead of failing), for up to a minute; on PostgreSQL
+/// `CHECKPOINT`. Where it cannot, it says so on stderr and the run goes on.
+async fn checkpoint(db: &Db) {
+    let refused = match db.engine {
+        Engine::Sqlite => {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            loop {
+                match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .fetch_one(db.writer())
+                    .await
+                {
+                    Ok((0, _, _)) => break None,
+                    Ok(_) if std::time::Instant::now() < deadline => {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    Ok(_) => break Some("still busy after a minute".to_string()),
+                    Err(e) => break Some(e.to_string()),
+                }
+            }
+        }
+        // PostgreSQL allows it to superusers and `pg_checkpoint` only.
+        Engine::Postgres => sqlx::raw_sql("CHECKPOINT")
+            .execute(db.writer())
+            .await
+            .err()
+            .map(|e| e.to_string()),
+    };
+    if let Some(why) = refused {
+        eprintln!(
+            "chiiki-bench: no checkpoint after seeding ({why}); one may fall into a scenario"
+        );
+    }
+}
+
 /// Seeds `residents` residents with `balance` yen each and `stores` approved stores, and
 /// draws the (empty) lottery so that the additional sale is open.
 pub async fn seed(
@@ -200,14 +236,7 @@ pub async fn seed(
     // And the load's pages written out now: otherwise the checkpoint it brings on (PostgreSQL's
     // at `max_wal_size`, SQLite's copy of the WAL back) falls into whichever scenario is running
     // then (PostgreSQL's into the sale burst, seen on 2026-12-06) instead of into none.
-    let checkpoint = match db.engine {
-        Engine::Sqlite => "PRAGMA wal_checkpoint(TRUNCATE)",
-        Engine::Postgres => "CHECKPOINT",
-    };
-    if let Err(e) = sqlx::raw_sql(checkpoint).execute(db.writer()).await {
-        // PostgreSQL allows it to superusers and `pg_checkpoint` only.
-        eprintln!("chiiki-bench: no checkpoint after seeding ({e}); one may fall into a scenario");
-    }
+    checkpoint(db).await;
 
     Ok(Population {
         residents: resident_list,
