@@ -108,13 +108,26 @@ impl AccountKind {
         }
     }
 
-    fn purse(kind: &str) -> Option<PurseKind> {
-        match kind {
-            "resident_premium" => Some(PurseKind::Premium),
-            "resident_charged" => Some(PurseKind::Charged),
-            "resident_points" => Some(PurseKind::Points),
+    /// The resident purse this kind of account is, if it is one (the inverse of [`Self::of_purse`]).
+    pub fn as_purse(self) -> Option<PurseKind> {
+        match self {
+            AccountKind::ResidentPremium => Some(PurseKind::Premium),
+            AccountKind::ResidentCharged => Some(PurseKind::Charged),
+            AccountKind::ResidentPoints => Some(PurseKind::Points),
             _ => None,
         }
+    }
+
+    /// The purse an account stored as `kind` is, if it is one.
+    fn purse(kind: &str) -> Option<PurseKind> {
+        [
+            AccountKind::ResidentPremium,
+            AccountKind::ResidentCharged,
+            AccountKind::ResidentPoints,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == kind)
+        .and_then(AccountKind::as_purse)
     }
 }
 
@@ -291,11 +304,8 @@ pub struct PurseState {
 
 impl PurseState {
     fn kind(&self) -> PurseKind {
-        match self.account.kind {
-            AccountKind::ResidentPremium => PurseKind::Premium,
-            AccountKind::ResidentPoints => PurseKind::Points,
-            _ => PurseKind::Charged,
-        }
+        // A purse is only ever made from a purse account (`purse_from_row`).
+        self.account.kind.as_purse().unwrap_or(PurseKind::Charged)
     }
 
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
@@ -336,12 +346,9 @@ where
 fn purse_from_row(
     (id, kind, issue, expires_at, balance): (i64, String, String, Option<i64>, i64),
 ) -> LedgerResult<PurseState> {
-    let kind = match AccountKind::purse(&kind) {
-        Some(PurseKind::Premium) => AccountKind::ResidentPremium,
-        Some(PurseKind::Points) => AccountKind::ResidentPoints,
-        Some(PurseKind::Charged) => AccountKind::ResidentCharged,
-        None => return Err(LedgerError::Inconsistent(format!("account {id} is {kind}"))),
-    };
+    let kind = AccountKind::purse(&kind)
+        .map(AccountKind::of_purse)
+        .ok_or_else(|| LedgerError::Inconsistent(format!("account {id} is {kind}")))?;
     Ok(PurseState {
         account: Account { id, kind },
         issue,
@@ -1283,6 +1290,24 @@ mod tests {
             expires_at: expires.map(at),
             balance: Yen(balance),
         }
+    }
+
+    #[test]
+    fn purse_kinds_and_their_accounts_map_both_ways() {
+        for kind in [PurseKind::Premium, PurseKind::Charged, PurseKind::Points] {
+            let account = AccountKind::of_purse(kind);
+            assert_eq!(account.as_purse(), Some(kind));
+            assert_eq!(AccountKind::purse(account.as_str()), Some(kind));
+        }
+        for other in [
+            AccountKind::Store,
+            AccountKind::Fund,
+            AccountKind::IssuerPremium,
+        ] {
+            assert_eq!(other.as_purse(), None);
+            assert_eq!(AccountKind::purse(other.as_str()), None);
+        }
+        assert_eq!(AccountKind::purse("premium"), None);
     }
 
     fn purses() -> Vec<PurseState> {
