@@ -380,7 +380,14 @@ async fn checkpoint_once(
     read: &AnyPool,
     restart_frames: i64,
 ) -> Result<(), sqlx::Error> {
-    let (frames, _) = passive_checkpoint(read).await?;
+    let first = std::time::Instant::now();
+    let (frames, copied) = passive_checkpoint(read).await?;
+    tracing::debug!(
+        frames,
+        copied,
+        millis = first.elapsed().as_secs_f64() * 1000.0,
+        "SQLite WAL checkpoint"
+    );
     if frames < restart_frames {
         return Ok(());
     }
@@ -389,10 +396,17 @@ async fn checkpoint_once(
     let mut rounds = 1;
     let mut before = frames;
     loop {
+        let round = std::time::Instant::now();
         let (frames, _) = passive_checkpoint(read).await?;
         rounds += 1;
         let added = frames - before;
         before = frames;
+        tracing::debug!(
+            rounds,
+            added,
+            millis = round.elapsed().as_secs_f64() * 1000.0,
+            "SQLite WAL catch-up round"
+        );
         if added <= FEW_FRAMES || rounds >= CATCH_UP_ROUNDS {
             break;
         }
