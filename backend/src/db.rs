@@ -334,24 +334,51 @@ fn sqlite_pool(max: u32, role: Role) -> AnyPoolOptions {
 
 /// How often SQLite's WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-/// WAL frames (pages) beyond which the checkpointer makes the writer start the WAL over:
-/// 1 GiB of 4 KiB pages, about ten seconds at half of the benchmark's maximum. A WAL that
-/// only grows fills the disk and makes every commit's flush dearer (the file grows with it);
-/// each start-over pauses the writer (5–45 ms) after catch-up rounds that load the disk, so
-/// it should be rare. Measured under the benchmark's load, runs alternated: 1 GiB gave p99
-/// 14–30 ms at half of the maximum against 34–44 ms at 256 MiB; 64 MiB was no better than
-/// 256 (`docs/benchmarks.md`). A larger WAL also costs a restart after a crash, which reads it
-/// back: at 1 GiB about 0.3–0.45 s.
-const WAL_RESTART_FRAMES: i64 = 262_144;
-/// The WAL file's size kept when it starts over: twice the start-over size in SQLite's
-/// default 4 KiB pages (2 GiB), so the file is overwritten, not cut back and grown again.
-/// Derived, because a limit below the start-over size (the file cut back and grown again
-/// every few seconds) made p99 six times worse.
-const WAL_KEPT_BYTES: i64 = 2 * WAL_RESTART_FRAMES * 4096;
+/// The WAL's size beyond which the checkpointer makes the writer start it over (1 GiB), about
+/// ten seconds at half of the benchmark's maximum. A WAL that only grows fills the disk and
+/// makes every commit's flush dearer (the file grows with it); each start-over pauses the
+/// writer (5–55 ms, its flushes) after catch-up rounds that load the disk, so it should be
+/// rare. Measured under the benchmark's load, runs alternated: 1 GiB gave p99 14–30 ms at half
+/// of the maximum against 34–44 ms at 256 MiB; 64 MiB was no better than 256, and 2 or 4 GiB
+/// made every commit slower (`docs/benchmarks.md`). A larger WAL also costs a restart after a
+/// crash, which reads it back: at 1 GiB about 0.3–0.45 s.
+const WAL_RESTART_BYTES: i64 = 1 << 30;
+/// The WAL file's size kept when it starts over: twice the start-over size, so the file is
+/// overwritten, not cut back and grown again. Derived, because a limit below the start-over
+/// size (the file cut back and grown again every few seconds) made p99 six times worse.
+const WAL_KEPT_BYTES: i64 = 2 * WAL_RESTART_BYTES;
 /// Passive checkpoints beside the writer, at most, before it is paused for the rest.
 const CATCH_UP_ROUNDS: usize = 8;
-/// Frames left over that are few enough to copy while the writer waits (1 MiB).
-const FEW_FRAMES: i64 = 256;
+/// What is left over that is little enough to copy while the writer waits.
+const FEW_BYTES: i64 = 1 << 20;
+
+/// The checkpointer's sizes in WAL frames, one page each: SQLite counts the WAL in frames,
+/// and a database's page size is its own (4 KiB unless it was made otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct WalFrames {
+    /// Frames beyond which the WAL starts over ([`WAL_RESTART_BYTES`]).
+    restart: i64,
+    /// Frames few enough to copy with the writer paused ([`FEW_BYTES`]).
+    few: i64,
+}
+
+impl WalFrames {
+    fn of_pages(page_size: i64) -> WalFrames {
+        // SQLite's pages are 512 bytes to 64 KiB.
+        let page = page_size.clamp(512, 65_536);
+        WalFrames {
+            restart: WAL_RESTART_BYTES / page,
+            few: FEW_BYTES / page,
+        }
+    }
+
+    async fn of_database(read: &AnyPool) -> Result<WalFrames, sqlx::Error> {
+        let (page_size,) = sqlx::query_as::<_, (i64,)>("PRAGMA page_size")
+            .fetch_one(read)
+            .await?;
+        Ok(WalFrames::of_pages(page_size))
+    }
+}
 
 /// Copies SQLite's WAL back into the database file every [`CHECKPOINT_EVERY`], on a reader
 /// connection, without blocking the writer (a passive checkpoint), until the database is
@@ -359,17 +386,25 @@ const FEW_FRAMES: i64 = 256;
 ///
 /// Under steady writes a passive checkpoint never quite catches up (frames arrive while it
 /// copies), and SQLite starts the WAL over only when a write begins with every frame copied
-/// back. So once the WAL is past [`WAL_RESTART_FRAMES`], the checkpointer copies until few
+/// back. So once the WAL is past [`WAL_RESTART_BYTES`], the checkpointer copies until few
 /// frames are left, then takes the writer's connection (waiting for the batch in flight) and
 /// copies the rest there: the next write starts the WAL over. The writer waits for those few
 /// frames only; a reader in a long transaction makes the copy stop short, never wait.
 async fn checkpoint_sqlite(write: AnyPool, read: AnyPool, alive: std::sync::Weak<()>) {
+    let mut sizes = None;
     loop {
         tokio::time::sleep(CHECKPOINT_EVERY).await;
         if alive.strong_count() == 0 || read.is_closed() {
             return;
         }
-        if let Err(e) = checkpoint_once(&write, &read, WAL_RESTART_FRAMES).await {
+        let done = async {
+            let frames = match sizes {
+                Some(frames) => frames,
+                None => *sizes.insert(WalFrames::of_database(&read).await?),
+            };
+            checkpoint_once(&write, &read, frames).await
+        };
+        if let Err(e) = done.await {
             tracing::warn!(error = %e, "SQLite checkpoint failed; trying again in a second");
         }
     }
@@ -378,7 +413,7 @@ async fn checkpoint_sqlite(write: AnyPool, read: AnyPool, alive: std::sync::Weak
 async fn checkpoint_once(
     write: &AnyPool,
     read: &AnyPool,
-    restart_frames: i64,
+    sizes: WalFrames,
 ) -> Result<(), sqlx::Error> {
     let first = std::time::Instant::now();
     let (frames, copied) = passive_checkpoint(read).await?;
@@ -388,7 +423,7 @@ async fn checkpoint_once(
         millis = first.elapsed().as_secs_f64() * 1000.0,
         "SQLite WAL checkpoint"
     );
-    if frames < restart_frames {
+    if frames < sizes.restart {
         return Ok(());
     }
     // A checkpoint reports the WAL as it found it; what the writer added meanwhile is left.
@@ -407,7 +442,7 @@ async fn checkpoint_once(
             millis = round.elapsed().as_secs_f64() * 1000.0,
             "SQLite WAL catch-up round"
         );
-        if added <= FEW_FRAMES || rounds >= CATCH_UP_ROUNDS {
+        if added <= sizes.few || rounds >= CATCH_UP_ROUNDS {
             break;
         }
     }
@@ -558,7 +593,11 @@ mod tests {
             before >= 1500,
             "the WAL holds every commit so far: {before}"
         );
-        checkpoint_once(db.writer(), db.reader(), 1000)
+        let sizes = WalFrames {
+            restart: 1000,
+            ..WalFrames::of_pages(4096)
+        };
+        checkpoint_once(db.writer(), db.reader(), sizes)
             .await
             .expect("a checkpoint with the writer paused");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -571,6 +610,27 @@ mod tests {
             after < before,
             "the WAL did not start over: {after} frames, {before} before and {commits} commits"
         );
+    }
+
+    #[tokio::test]
+    async fn the_wal_s_sizes_follow_the_database_s_pages() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("pages.db").display());
+        let db = Db::connect(&url).await.expect("a SQLite database");
+        let sizes = WalFrames::of_database(db.reader())
+            .await
+            .expect("a page size");
+        // SQLite's default pages: 1 GiB of them, 1 MiB left for the writer's pause.
+        assert_eq!(
+            sizes,
+            WalFrames {
+                restart: 262_144,
+                few: 256
+            }
+        );
+        assert_eq!(WalFrames::of_pages(1024).restart, 1_048_576);
+        assert_eq!(WalFrames::of_pages(65_536).few, 16);
+        assert_eq!(WalFrames::of_pages(0), WalFrames::of_pages(512));
     }
 
     #[test]
