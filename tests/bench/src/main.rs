@@ -37,7 +37,9 @@ struct Cli {
     /// Longer runs: 300 kills per database, 10^6 simulated operations.
     #[arg(long, env = "CHIIKI_BENCH_LONG")]
     long: bool,
-    /// The chiiki binary (default: next to this program).
+    /// The chiiki binary (default: next to this program). The database is made and seeded by
+    /// this program's own build of the server's code, so comparing a change to the schema or
+    /// to how databases are made needs this program built from it too.
     #[arg(long)]
     chiiki: Option<PathBuf>,
     #[arg(long, default_value_t = 30_000)]
