@@ -391,18 +391,14 @@ impl WalFrames {
 /// copies the rest there: the next write starts the WAL over. The writer waits for those few
 /// frames only; a reader in a long transaction makes the copy stop short, never wait.
 async fn checkpoint_sqlite(write: AnyPool, read: AnyPool, alive: std::sync::Weak<()>) {
-    let mut sizes = None;
     loop {
         tokio::time::sleep(CHECKPOINT_EVERY).await;
         if alive.strong_count() == 0 || read.is_closed() {
             return;
         }
         let done = async {
-            let frames = match sizes {
-                Some(frames) => frames,
-                None => *sizes.insert(WalFrames::of_database(&read).await?),
-            };
-            checkpoint_once(&write, &read, frames).await
+            let sizes = WalFrames::of_database(&read).await?;
+            checkpoint_once(&write, &read, sizes).await
         };
         if let Err(e) = done.await {
             tracing::warn!(error = %e, "SQLite checkpoint failed; trying again in a second");

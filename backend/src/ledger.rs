@@ -120,14 +120,9 @@ impl AccountKind {
 
     /// The purse an account stored as `kind` is, if it is one.
     fn purse(kind: &str) -> Option<PurseKind> {
-        [
-            AccountKind::ResidentPremium,
-            AccountKind::ResidentCharged,
-            AccountKind::ResidentPoints,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == kind)
-        .and_then(AccountKind::as_purse)
+        [PurseKind::Premium, PurseKind::Charged, PurseKind::Points]
+            .into_iter()
+            .find(|&purse| AccountKind::of_purse(purse).as_str() == kind)
     }
 }
 
