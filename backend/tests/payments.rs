@@ -7,7 +7,7 @@ mod common;
 
 use chiiki_backend::auth::PinPolicy;
 use chiiki_backend::db::Db;
-use chiiki_backend::http::payment_batch::{self, Paid, PaymentJob, Rules};
+use chiiki_backend::http::payment_batch::{self, Attempts, Paid, PaymentJob, Rules};
 use chiiki_backend::idempotency::RequestKey;
 use chiiki_backend::ledger::{self, AccountKind, LedgerError, PaymentChannel, PaymentInput};
 use chiiki_backend::ops::limits::{KeyedLimiter, Rate};
@@ -384,7 +384,8 @@ async fn only_a_request_that_checks_a_pin_takes_a_payment_attempt() {
     let store = db_store(db).await;
     let session = charged_resident(db, "09011110007", 1000).await;
     // Two attempts a minute, refilled at that pace.
-    let attempts = KeyedLimiter::new(Rate::per_minute(2, 2));
+    let limiter = KeyedLimiter::new(Rate::per_minute(2, 2));
+    let attempts = Attempts::new(&limiter);
     let mut rules = rules(db, &programme);
     rules.attempts = Some(&attempts);
     let first = job(&session, store, 100, "first", "1234");

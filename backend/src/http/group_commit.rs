@@ -20,7 +20,7 @@
 use super::AppState;
 use super::error::ApiError;
 use super::idempotent::TxFuture;
-use super::payment_batch::{self, BatchError, Paid, PaymentJob, Rules};
+use super::payment_batch::{self, Attempts, BatchError, Paid, PaymentJob, Rules};
 use crate::auth::PinPolicy;
 use crate::clock::Clock;
 use crate::db::{Db, Engine, Tx};
@@ -409,6 +409,7 @@ async fn run_batch(context: &Context, jobs: Vec<Queued>) {
     // Only a batch of payments alone goes round again after a race (other work runs once,
     // and beside it the payments retry in their savepoint).
     let rerunnable = works.is_empty();
+    let attempts = Attempts::new(&context.limits.pin_per_account);
     let mut works = Some(works);
     let mut rounds = 0;
     let outcome = loop {
@@ -416,7 +417,7 @@ async fn run_batch(context: &Context, jobs: Vec<Queued>) {
         let outcome = match context.db.begin().await {
             Ok(mut tx) => {
                 let works = works.take().unwrap_or_default();
-                match run_in(context, &mut tx, &payments, works, &mut answers).await {
+                match run_in(context, &mut tx, &payments, &attempts, works, &mut answers).await {
                     Ok(()) => tx.commit().await.map_err(BatchError::from),
                     Err(e) => {
                         let _ = tx.rollback().await;
@@ -452,6 +453,7 @@ async fn run_in(
     context: &Context,
     tx: &mut Tx,
     payments: &[PaymentJob],
+    attempts: &Attempts<'_>,
     works: Vec<WorkJob>,
     answers: &mut Answers,
 ) -> Result<(), BatchError> {
@@ -461,7 +463,7 @@ async fn run_in(
             programme: &context.programme,
             pin_pepper: context.db.vault().pin_pepper(),
             pin_policy: context.pin_policy,
-            attempts: Some(&context.limits.pin_per_account),
+            attempts: Some(attempts),
             now,
         };
         if works.is_empty() {

@@ -11,7 +11,8 @@
 //! been locked since); a wrong PIN is counted once per key, however often the request is
 //! retried; a refusal is remembered under its key in the same transaction as the PIN count it
 //! caused; only a request that will check a PIN takes one of the resident's payment attempts
-//! (a retry that replays its answer takes none). Keys are looked up first and written once,
+//! (a retry that replays its answer takes none, nor does the batch going round again after a
+//! race: [`Attempts`]). Keys are looked up first and written once,
 //! with their answers, at the end; a key that another transaction answered in between sends
 //! the whole batch round again ([`BatchError::Raced`]).
 
@@ -23,13 +24,14 @@ use crate::idempotency::{
     self, Found, IdempotencyError, IdempotencyKey, RequestKey, StoredResponse,
 };
 use crate::ledger::{self, PaymentChannel, PaymentInput};
-use crate::ops::limits::KeyedLimiter;
+use crate::ops::limits::{KeyedLimiter, RetryAfter};
 use crate::programme::Programme;
 use axum::http::StatusCode;
 use chiiki_core::Yen;
 use chiiki_core::protocol::PaymentReceipt;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
+use std::sync::Mutex;
 
 /// One payment request as it arrived: the caller's session, the key, what to pay, the PIN.
 #[derive(Debug, Clone)]
@@ -61,8 +63,42 @@ pub struct Rules<'a> {
     pub pin_pepper: [u8; 32],
     pub pin_policy: PinPolicy,
     /// Payment attempts per resident, on top of the PIN lockout (none in the simulation).
-    pub attempts: Option<&'a KeyedLimiter>,
+    pub attempts: Option<&'a Attempts<'a>>,
     pub now: DateTime<Utc>,
+}
+
+/// The payment attempts a batch's requests take from their residents: one per request (key)
+/// at most, however often the batch runs again after a race, so that a key racing with
+/// another transaction does not cost its resident a second attempt. Made once per batch.
+pub struct Attempts<'a> {
+    limiter: &'a KeyedLimiter,
+    taken: Mutex<Vec<IdempotencyKey>>,
+}
+
+impl<'a> Attempts<'a> {
+    pub fn new(limiter: &'a KeyedLimiter) -> Attempts<'a> {
+        Attempts {
+            limiter,
+            taken: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Takes an attempt of `resident_id` for the request under `key`, unless it has one.
+    fn take(
+        &self,
+        key: &IdempotencyKey,
+        resident_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), RetryAfter> {
+        let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        if taken.iter().any(|k| k.same_key(key)) {
+            return Ok(());
+        }
+        self.limiter
+            .check(&format!("resident:{resident_id}"), now)?;
+        taken.push(key.clone());
+        Ok(())
+    }
 }
 
 /// Where one job's answer comes from.
@@ -142,7 +178,7 @@ pub async fn apply(
         match found {
             Ok(Found::New) => match rules
                 .attempts
-                .map(|l| l.check(&format!("resident:{}", residents[i]), rules.now))
+                .map(|a| a.take(&keys[i], residents[i], rules.now))
             {
                 // Not remembered under the key: the same request may try again later.
                 Some(Err(wait)) => answers[i] = Some(Err(ApiError::rate_limited(wait.0))),
@@ -269,4 +305,36 @@ async fn check_pins(
         }
     }
     Ok((payable, refused))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::limits::Rate;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_request_takes_one_attempt_however_often_its_batch_runs() {
+        let limiter = KeyedLimiter::new(Rate::per_minute(2, 1));
+        let now = Utc.with_ymd_and_hms(2026, 12, 7, 8, 0, 0).unwrap();
+        let key = |k: &str, resident: i64| {
+            RequestKey::new(Some(k), "POST /api/v1/payments", &serde_json::json!({}))
+                .expect("a key")
+                .scoped(&format!("resident:{resident}"))
+        };
+        let attempts = Attempts::new(&limiter);
+        // The batch's first round, then two more after races: one attempt.
+        for _ in 0..3 {
+            assert_eq!(attempts.take(&key("k-1", 7), 7, now), Ok(()));
+        }
+        assert_eq!(
+            attempts.take(&key("k-2", 7), 7, now),
+            Ok(()),
+            "the second of two"
+        );
+        // A new batch of the same resident finds both attempts taken.
+        let next = Attempts::new(&limiter);
+        assert_eq!(next.take(&key("k-3", 7), 7, now), Err(RetryAfter(60)));
+        assert_eq!(next.take(&key("k-3", 8), 8, now), Ok(()), "residents apart");
+    }
 }
