@@ -291,16 +291,20 @@ async fn transfer(
 /// One of a resident's purses with its cached balance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PurseState {
-    pub account: Account,
+    /// The purse's account.
+    pub id: i64,
+    pub kind: PurseKind,
     pub issue: String,
     pub expires_at: Option<DateTime<Utc>>,
     pub balance: Yen,
 }
 
 impl PurseState {
-    fn kind(&self) -> PurseKind {
-        // A purse is only ever made from a purse account (`purse_from_row`).
-        self.account.kind.as_purse().unwrap_or(PurseKind::Charged)
+    pub fn account(&self) -> Account {
+        Account {
+            id: self.id,
+            kind: AccountKind::of_purse(self.kind),
+        }
     }
 
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
@@ -309,8 +313,8 @@ impl PurseState {
 
     fn leg(&self, amount: Yen) -> Leg {
         Leg {
-            purse: self.kind(),
-            issue: wire_issue(self.kind(), &self.issue),
+            purse: self.kind,
+            issue: wire_issue(self.kind, &self.issue),
             amount,
         }
     }
@@ -342,10 +346,10 @@ fn purse_from_row(
     (id, kind, issue, expires_at, balance): (i64, String, String, Option<i64>, i64),
 ) -> LedgerResult<PurseState> {
     let kind = AccountKind::purse(&kind)
-        .map(AccountKind::of_purse)
         .ok_or_else(|| LedgerError::Inconsistent(format!("account {id} is {kind}")))?;
     Ok(PurseState {
-        account: Account { id, kind },
+        id,
+        kind,
         issue,
         expires_at: expires_at.map(from_millis),
         balance: Yen(balance),
@@ -356,7 +360,7 @@ fn purse_from_row(
 pub fn spendable(purses: &[PurseState], now: DateTime<Utc>) -> Yen {
     purses
         .iter()
-        .filter(|p| p.kind() != PurseKind::Points && !p.is_expired(now))
+        .filter(|p| p.kind != PurseKind::Points && !p.is_expired(now))
         .map(|p| p.balance)
         .sum()
 }
@@ -372,14 +376,14 @@ pub fn plan_payment(
 ) -> LedgerResult<Vec<(usize, Yen)>> {
     let mut order: Vec<usize> = (0..purses.len())
         .filter(|&i| purses[i].balance.is_positive() && !purses[i].is_expired(now))
-        .filter(|&i| use_points || purses[i].kind() != PurseKind::Points)
+        .filter(|&i| use_points || purses[i].kind != PurseKind::Points)
         .collect();
-    let rank = |p: &PurseState| match p.kind() {
+    let rank = |p: &PurseState| match p.kind {
         PurseKind::Points => 0,
         PurseKind::Premium => 1,
         PurseKind::Charged => 2,
     };
-    order.sort_by_key(|&i| (rank(&purses[i]), purses[i].expires_at, purses[i].account.id));
+    order.sort_by_key(|&i| (rank(&purses[i]), purses[i].expires_at, purses[i].id));
     let mut remaining = amount;
     let mut legs = Vec::new();
     for i in order {
@@ -403,7 +407,7 @@ pub fn plan_payment(
 fn order_total(purses: &[PurseState], use_points: bool, now: DateTime<Utc>) -> Yen {
     purses
         .iter()
-        .filter(|p| !p.is_expired(now) && (use_points || p.kind() != PurseKind::Points))
+        .filter(|p| !p.is_expired(now) && (use_points || p.kind != PurseKind::Points))
         .map(|p| p.balance)
         .sum()
 }
@@ -963,7 +967,7 @@ pub async fn balance(
     let purses = resident_purses(pool, resident_id).await?;
     let points = purses
         .iter()
-        .filter(|p| p.kind() == PurseKind::Points && !p.is_expired(now))
+        .filter(|p| p.kind == PurseKind::Points && !p.is_expired(now))
         .map(|p| p.balance)
         .sum();
     Ok(Balance {
@@ -972,8 +976,8 @@ pub async fn balance(
         purses: purses
             .iter()
             .map(|p| Purse {
-                kind: p.kind(),
-                issue: wire_issue(p.kind(), &p.issue),
+                kind: p.kind,
+                issue: wire_issue(p.kind, &p.issue),
                 balance: p.balance,
                 expires_at: p.expires_at,
             })
@@ -1276,7 +1280,8 @@ mod tests {
 
     fn purse(id: i64, kind: AccountKind, expires: Option<u32>, balance: i64) -> PurseState {
         PurseState {
-            account: Account { id, kind },
+            id,
+            kind: kind.as_purse().expect("a purse kind"),
             issue: if kind == AccountKind::ResidentPremium {
                 format!("issue-{id}")
             } else {
@@ -1320,7 +1325,7 @@ mod tests {
         let plan = plan_payment(&purses(), Yen(1500), true, at(6)).unwrap();
         let ids: Vec<_> = plan
             .iter()
-            .map(|&(i, y)| (purses()[i].account.id, y.get()))
+            .map(|&(i, y)| (purses()[i].id, y.get()))
             .collect();
         assert_eq!(ids, vec![(2, 300), (4, 400), (3, 500), (1, 300)]);
     }
@@ -1338,7 +1343,7 @@ mod tests {
         ));
         // The expiry instant itself is already too late.
         let plan = plan_payment(&purses(), Yen(100), false, at(5)).unwrap();
-        assert_eq!(purses()[plan[0].0].account.id, 4);
+        assert_eq!(purses()[plan[0].0].id, 4);
     }
 
     #[test]
@@ -1346,7 +1351,7 @@ mod tests {
         let plan = plan_payment(&purses(), Yen(100), false, at(6)).unwrap();
         assert!(
             plan.iter()
-                .all(|&(i, _)| purses()[i].account.kind != AccountKind::ResidentPoints)
+                .all(|&(i, _)| purses()[i].kind != PurseKind::Points)
         );
     }
 

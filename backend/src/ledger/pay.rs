@@ -187,7 +187,7 @@ async fn plan(
     };
     let mut legs = Vec::with_capacity(drawn.len());
     for (i, amount) in drawn {
-        legs.push((purses[i].account, purses[i].leg(amount)));
+        legs.push((purses[i].account(), purses[i].leg(amount)));
         purses[i].balance = Yen(purses[i].balance.get() - amount.get());
     }
     Ok(Ok(Planned {
