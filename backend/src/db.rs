@@ -337,8 +337,11 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// The WAL's size beyond which the checkpointer makes the writer start it over (1 GiB), about
 /// ten seconds at half of the benchmark's maximum. A WAL that only grows fills the disk and
 /// makes every commit's flush dearer (the file grows with it); each start-over pauses the
-/// writer (5–55 ms, its flushes) after catch-up rounds that load the disk, so it should be
-/// rare. Measured under the benchmark's load, runs alternated: 1 GiB gave p99 14–30 ms at half
+/// writer (5–55 ms) after catch-up rounds that load the disk, so it should be rare. The pause
+/// is mostly a flush of the database file: SQLite flushes it only after a checkpoint that
+/// copied the whole WAL, which under steady writes is only the one with the writer paused, so
+/// that flush writes every page copied since the last start-over (flushing them beside the
+/// writer instead, every second or before the start-over, was measured and gained nothing). Measured under the benchmark's load, runs alternated: 1 GiB gave p99 14–30 ms at half
 /// of the maximum against 34–44 ms at 256 MiB; 64 MiB was no better than 256, and 2 or 4 GiB
 /// made every commit slower (`docs/benchmarks.md`). A larger WAL also costs a restart after a
 /// crash, which reads it back: at 1 GiB about 0.3–0.45 s.
