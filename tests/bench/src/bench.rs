@@ -61,7 +61,9 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
     let started = Instant::now();
     let db = seed::open(&url, &keys).await?;
     let programme = seed::programme()?;
-    let population = seed::seed(&db, &programme, options.residents, options.stores, 50_000).await?;
+    let balance = seed_balance(options.seconds);
+    let population =
+        seed::seed(&db, &programme, options.residents, options.stores, balance).await?;
     db.close().await;
     println!(
         "seeded {} residents and {} stores in {:.1} s",
@@ -323,4 +325,13 @@ fn pin_verification_ms() -> f64 {
         std::hint::black_box(crypto::verify_pin(seed::PIN, &pepper, &stored));
     }
     started.elapsed().as_secs_f64() * 1000.0 / f64::from(rounds)
+}
+
+/// Yen charged to each seeded resident: ¥50,000 for 10-s scenarios, more for longer ones. A
+/// run pays about 0.9 payments of ¥1,550 on average per resident for every second of a
+/// scenario, some residents several times that; 30-s scenarios on ¥50,000 ran residents dry
+/// and turned thousands of payments into `insufficient_balance` refusals, a different load.
+fn seed_balance(seconds: f64) -> i64 {
+    let tens = (seconds / 10.0).ceil().max(1.0) as i64;
+    50_000 * tens
 }

@@ -46,7 +46,8 @@ struct Cli {
     residents: usize,
     #[arg(long, default_value_t = 400)]
     stores: usize,
-    /// Seconds per benchmark scenario.
+    /// Seconds per benchmark scenario (each seeded resident holds ¥50,000 per ten seconds, so
+    /// that longer runs do not run out of money).
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
     /// Offered payments per second in the saturation scenarios: more than the server takes,
