@@ -341,9 +341,10 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// is mostly a flush of the database file: SQLite flushes it only after a checkpoint that
 /// copied the whole WAL, which under steady writes is only the one with the writer paused, so
 /// that flush writes every page copied since the last start-over (flushing them beside the
-/// writer instead, every second or before the start-over, was measured and gained nothing). Measured under the benchmark's load, runs alternated: 1 GiB gave p99 14–30 ms at half
-/// of the maximum against 34–44 ms at 256 MiB; 64 MiB was no better than 256, and 2 or 4 GiB
-/// made every commit slower (`docs/benchmarks.md`). A larger WAL also costs a restart after a
+/// writer instead, every second or before the start-over, was measured and gained nothing).
+/// Measured under the benchmark's load, runs alternated: 1 GiB gave p99 14–30 ms at half of
+/// the maximum against 34–44 ms at 256 MiB; 64 MiB was no better than 256, and 2 or 4 GiB made
+/// every commit slower (`docs/benchmarks.md`). A larger WAL also costs a restart after a
 /// crash, which reads it back: at 1 GiB about 0.3–0.45 s.
 const WAL_RESTART_BYTES: i64 = 1 << 30;
 /// The WAL file's size kept when it starts over: twice the start-over size, so the file is
@@ -414,14 +415,9 @@ async fn checkpoint_once(
     read: &AnyPool,
     sizes: WalFrames,
 ) -> Result<(), sqlx::Error> {
-    let first = std::time::Instant::now();
-    let (frames, copied) = passive_checkpoint(read).await?;
-    tracing::debug!(
-        frames,
-        copied,
-        millis = first.elapsed().as_secs_f64() * 1000.0,
-        "SQLite WAL checkpoint"
-    );
+    let (checkpoint, millis) = timed(passive_checkpoint(read)).await;
+    let (frames, copied) = checkpoint?;
+    tracing::debug!(frames, copied, millis, "SQLite WAL checkpoint");
     if frames < sizes.restart {
         return Ok(());
     }
@@ -430,36 +426,38 @@ async fn checkpoint_once(
     let mut rounds = 1;
     let mut before = frames;
     loop {
-        let round = std::time::Instant::now();
-        let (frames, _) = passive_checkpoint(read).await?;
+        let (checkpoint, millis) = timed(passive_checkpoint(read)).await;
+        let (frames, _) = checkpoint?;
         rounds += 1;
         let added = frames - before;
         before = frames;
-        tracing::debug!(
-            rounds,
-            added,
-            millis = round.elapsed().as_secs_f64() * 1000.0,
-            "SQLite WAL catch-up round"
-        );
+        tracing::debug!(rounds, added, millis, "SQLite WAL catch-up round");
         if added <= sizes.few || rounds >= CATCH_UP_ROUNDS {
             break;
         }
     }
-    let started = std::time::Instant::now();
-    let mut writer = write.acquire().await?;
-    let waited = started.elapsed();
-    let (frames, copied) = passive_checkpoint(&mut *writer).await?;
+    let (writer, waited_ms) = timed(write.acquire()).await;
+    let mut writer = writer?;
+    let (checkpoint, paused_ms) = timed(passive_checkpoint(&mut *writer)).await;
     drop(writer);
+    let (frames, copied) = checkpoint?;
     tracing::debug!(
         frames,
         copied,
         rounds,
         left = frames - before,
-        waited_ms = waited.as_secs_f64() * 1000.0,
-        paused_ms = (started.elapsed() - waited).as_secs_f64() * 1000.0,
+        waited_ms,
+        paused_ms,
         "SQLite WAL copied back with the writer paused"
     );
     Ok(())
+}
+
+/// `work`'s output and how long it took, in milliseconds (for the checkpointer's debug log).
+async fn timed<T>(work: impl std::future::Future<Output = T>) -> (T, f64) {
+    let started = std::time::Instant::now();
+    let output = work.await;
+    (output, started.elapsed().as_secs_f64() * 1000.0)
 }
 
 /// One passive checkpoint: the WAL's frames and how many of them are now in the database.

@@ -1278,11 +1278,11 @@ mod tests {
         Utc.with_ymd_and_hms(2025, 1, day, 0, 0, 0).unwrap()
     }
 
-    fn purse(id: i64, kind: AccountKind, expires: Option<u32>, balance: i64) -> PurseState {
+    fn purse(id: i64, kind: PurseKind, expires: Option<u32>, balance: i64) -> PurseState {
         PurseState {
             id,
-            kind: kind.as_purse().expect("a purse kind"),
-            issue: if kind == AccountKind::ResidentPremium {
+            kind,
+            issue: if kind == PurseKind::Premium {
                 format!("issue-{id}")
             } else {
                 String::new()
@@ -1312,11 +1312,11 @@ mod tests {
 
     fn purses() -> Vec<PurseState> {
         vec![
-            purse(1, AccountKind::ResidentCharged, None, 1000),
-            purse(2, AccountKind::ResidentPoints, None, 300),
-            purse(3, AccountKind::ResidentPremium, Some(20), 500),
-            purse(4, AccountKind::ResidentPremium, Some(10), 400),
-            purse(5, AccountKind::ResidentPremium, Some(5), 9999),
+            purse(1, PurseKind::Charged, None, 1000),
+            purse(2, PurseKind::Points, None, 300),
+            purse(3, PurseKind::Premium, Some(20), 500),
+            purse(4, PurseKind::Premium, Some(10), 400),
+            purse(5, PurseKind::Premium, Some(5), 9999),
         ]
     }
 
