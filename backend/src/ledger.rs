@@ -126,6 +126,8 @@ impl AccountKind {
     }
 }
 
+/// The resident purses' account kinds as an SQL list (a test keeps it in step with
+/// `AccountKind::as_str`).
 const RESIDENT_KINDS: &str = "('resident_premium', 'resident_charged', 'resident_points')";
 
 /// Who caused an operation, as written in the ledger: `resident:12`, `staff:1`, `store_staff:3`.
@@ -1290,6 +1292,15 @@ mod tests {
             expires_at: expires.map(at),
             balance: Yen(balance),
         }
+    }
+
+    #[test]
+    fn resident_kinds_are_the_purses_account_kinds() {
+        let kinds: Vec<String> = [PurseKind::Premium, PurseKind::Charged, PurseKind::Points]
+            .into_iter()
+            .map(|purse| format!("'{}'", AccountKind::of_purse(purse).as_str()))
+            .collect();
+        assert_eq!(RESIDENT_KINDS, format!("({})", kinds.join(", ")));
     }
 
     #[test]
