@@ -293,7 +293,7 @@ async fn transfer(
 /// One of a resident's purses with its cached balance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PurseState {
-    /// The purse's account.
+    /// The purse's account id.
     pub id: i64,
     pub kind: PurseKind,
     pub issue: String,

@@ -9,31 +9,25 @@ use chiiki_backend::db::{Db, Engine};
 use common::*;
 use sqlx::Row;
 
-/// The plan of `sql`, one line per step.
+/// The plan of `sql`, one line per step. On PostgreSQL in a transaction that is rolled back
+/// (dropped), so that the setting ends with it.
 async fn plan(db: &Db, sql: &str) -> Vec<String> {
-    let mut conn = db.writer().acquire().await.expect("a connection");
+    let mut tx = db.begin().await.expect("a transaction");
     let (explain, column) = match db.engine {
         Engine::Sqlite => (format!("EXPLAIN QUERY PLAN {sql}"), "detail"),
         Engine::Postgres => {
-            sqlx::query("SET enable_seqscan = off")
-                .execute(&mut *conn)
+            sqlx::query("SET LOCAL enable_seqscan = off")
+                .execute(&mut *tx)
                 .await
                 .expect("set");
             (format!("EXPLAIN {sql}"), "QUERY PLAN")
         }
     };
-    let rows = sqlx::query(sqlx::AssertSqlSafe(explain))
-        .fetch_all(&mut *conn)
+    sqlx::query(sqlx::AssertSqlSafe(explain))
+        .fetch_all(&mut *tx)
         .await
-        .expect("explain");
-    if db.engine == Engine::Postgres {
-        // The connection goes back to the pool: leave it as it was.
-        sqlx::query("RESET enable_seqscan")
-            .execute(&mut *conn)
-            .await
-            .expect("reset");
-    }
-    rows.iter()
+        .expect("explain")
+        .iter()
         .map(|row| row.try_get::<String, _>(column).expect("a plan line"))
         .collect()
 }
