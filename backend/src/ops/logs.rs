@@ -7,7 +7,7 @@
 //! never goes into a log line: log ids, never names, phones, addresses or bodies.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -48,7 +48,11 @@ pub fn init(json_on_stderr: bool, dir: Option<&Path>) -> LogGuard {
     let filter =
         || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = Vec::new();
-    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colours only for a person at a terminal: a service manager's journal or a redirected
+    // file would keep the escape codes in every line.
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
     if json_on_stderr {
         layers.push(stderr.json().flatten_event(true).boxed());
     } else {
