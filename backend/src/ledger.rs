@@ -697,11 +697,14 @@ async fn move_to_expired(
     Ok(done)
 }
 
-/// Everything that has lapsed for `issue` so far: the balance of its expired account.
+/// Everything that has lapsed for `issue` so far: the balance of its expired account, summed
+/// over the expiry operations' legs (transfers are reached through their operation).
 pub async fn expired_total(pool: &AnyPool, issue: &str) -> LedgerResult<Yen> {
     let total = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
-        "SELECT {} FROM transfers t JOIN accounts a ON a.id = t.credit_account
-         WHERE a.kind = 'expired' AND a.issue = $1",
+        "SELECT {} FROM operations o
+         JOIN transfers t ON t.operation_id = o.id
+         JOIN accounts a ON a.id = t.credit_account
+         WHERE o.kind = 'expiry' AND a.kind = 'expired' AND a.issue = $1",
         sum("t.amount")
     )))
     .bind(issue)
@@ -988,19 +991,28 @@ pub async fn balance(
     })
 }
 
+/// Joins accounts `a` to the sums of their legs, `c.credits` and `d.debits` (NULL for none), in
+/// one pass over the transfers grouped by account: transfers have no index by account
+/// (migration 0009), so a lookup per account would read them all each time.
+pub fn legs_by_account() -> String {
+    format!(
+        "LEFT JOIN (SELECT credit_account, {c} AS credits FROM transfers GROUP BY credit_account) c
+              ON c.credit_account = a.id
+         LEFT JOIN (SELECT debit_account, {c} AS debits FROM transfers GROUP BY debit_account) d
+              ON d.debit_account = a.id",
+        c = sum("amount")
+    )
+}
+
+/// An account's balance from its legs, over [`legs_by_account`].
+pub const BALANCE_FROM_LEGS: &str = "COALESCE(c.credits, 0) - COALESCE(d.debits, 0)";
+
 /// What a store has been paid and not yet settled: derived from transfers, never cached.
 pub async fn store_balance(pool: &AnyPool, store_id: i64) -> LedgerResult<Yen> {
     let balance = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
-        "SELECT {} - {} FROM accounts a
-         LEFT JOIN (SELECT credit_account, {} AS credits FROM transfers GROUP BY credit_account) c
-              ON c.credit_account = a.id
-         LEFT JOIN (SELECT debit_account, {} AS debits FROM transfers GROUP BY debit_account) d
-              ON d.debit_account = a.id
+        "SELECT {BALANCE_FROM_LEGS} FROM accounts a {}
          WHERE a.kind = 'store' AND a.owner_id = $1",
-        sum("c.credits"),
-        sum("d.debits"),
-        sum("amount"),
-        sum("amount"),
+        legs_by_account()
     )))
     .bind(store_id)
     .fetch_optional(pool)
@@ -1136,12 +1148,8 @@ pub async fn check_invariants(pool: &AnyPool) -> LedgerResult<Vec<String>> {
         problems.push(format!("the sum of all balances is {total}, not zero"));
     }
     let derived = format!(
-        "SELECT a.id, a.kind, a.balance,
-                (SELECT {} FROM transfers t WHERE t.credit_account = a.id)
-              - (SELECT {} FROM transfers t WHERE t.debit_account = a.id)
-         FROM accounts a",
-        sum("t.amount"),
-        sum("t.amount")
+        "SELECT a.id, a.kind, a.balance, {BALANCE_FROM_LEGS} FROM accounts a {}",
+        legs_by_account()
     );
     let accounts = sqlx::query_as::<_, (i64, String, i64, i64)>(AssertSqlSafe(derived))
         .fetch_all(pool)

@@ -226,6 +226,36 @@ async fn refunds_return_value_to_the_purses_it_came_from_latest_first() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_invariants_check_finds_a_purse_out_of_step_with_its_legs() {
+    let t = test_db().await;
+    let db = &t.db;
+    let p = Programme::midori_2024().unwrap();
+    let r = db_resident(db, "09010000009").await;
+    let s = db_store(db).await;
+    db_charge(db, r, 1000).await;
+    pay(db, &p, r, s, 300, false).await.unwrap();
+    assert_invariants(db).await;
+    let purse: i64 = sqlx::query_scalar(
+        "SELECT id FROM accounts WHERE kind = 'resident_charged' AND owner_id = $1",
+    )
+    .bind(r)
+    .fetch_one(db.reader())
+    .await
+    .unwrap();
+    sqlx::query("UPDATE accounts SET balance = balance + 1 WHERE id = $1")
+        .bind(purse)
+        .execute(db.writer())
+        .await
+        .unwrap();
+    assert_eq!(
+        ledger::check_invariants(db.reader()).await.unwrap(),
+        vec![format!(
+            "purse {purse} caches 701 but its transfers sum to 700"
+        )]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn transfers_cannot_be_changed_or_deleted() {
     let t = test_db().await;
     let db = &t.db;

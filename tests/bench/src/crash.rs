@@ -282,11 +282,9 @@ async fn check(db: &Db, acks: &[Ack], population: &seed::Population) -> Result<V
 
     // Balances: derived from transfers, independently of the cached ones.
     let accounts = sqlx::query_as::<_, (i64, String, i64, i64, i64)>(sqlx::AssertSqlSafe(format!(
-        "SELECT a.id, a.kind, a.owner_id, a.balance,
-                (SELECT {c} FROM transfers t WHERE t.credit_account = a.id)
-              - (SELECT {c} FROM transfers t WHERE t.debit_account = a.id)
-         FROM accounts a",
-        c = chiiki_backend::db::sum("t.amount")
+        "SELECT a.id, a.kind, a.owner_id, a.balance, {} FROM accounts a {}",
+        chiiki_backend::ledger::BALANCE_FROM_LEGS,
+        chiiki_backend::ledger::legs_by_account()
     )))
     .fetch_all(pool)
     .await?;
