@@ -144,10 +144,14 @@ fn address(resident_id: i64) -> String {
 }
 
 pub async fn run(target: &Target, plan: &Plan, seed: u64) -> Outcome {
-    // Progress, on standard error so the results stay a table on standard output.
+    // Progress, on standard error so the results stay a table on standard output; the UTC
+    // time lines a scenario up with the server's and the database's logs.
     eprintln!(
-        "  {}: {:.0}/s offered for {} s",
-        plan.name, plan.rate, plan.seconds
+        "  {} UTC {}: {:.0}/s offered for {} s",
+        chrono::Utc::now().format("%H:%M:%S%.3f"),
+        plan.name,
+        plan.rate,
+        plan.seconds
     );
     let shared = Arc::new(Mutex::new(Shared {
         payments: Series::new(),
