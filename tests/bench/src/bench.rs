@@ -2,6 +2,7 @@
 //! print what was achieved next to the database's own ceiling.
 
 use crate::bare;
+use crate::cpu;
 use crate::env::{Postgres, Result, Server, sqlite_url};
 use crate::load::{self, Outcome, Plan, Stores, Target};
 use crate::seed;
@@ -94,8 +95,10 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
     )
     .await;
 
-    let mut rows: Vec<(Outcome, Option<f64>)> = Vec::new();
-    let spread = load::run(
+    let mut rows: Vec<Row> = Vec::new();
+    let spread = measured(
+        &server,
+        engine,
         &target,
         &plan(
             "spread, saturated",
@@ -107,9 +110,11 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
         2,
     )
     .await;
-    let max = spread.payments_per_second();
-    rows.push((spread, server.peak_rss_mib()));
-    let one = load::run(
+    let max = spread.outcome.payments_per_second();
+    rows.push(spread);
+    let one = measured(
+        &server,
+        engine,
         &target,
         &plan(
             "one store, saturated",
@@ -121,7 +126,7 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
         3,
     )
     .await;
-    rows.push((one, server.peak_rss_mib()));
+    rows.push(one);
     let half = (max / 2.0).max(1.0);
     let mut p = plan(
         "spread, half of max",
@@ -131,14 +136,14 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
         options,
     );
     p.max_in_flight = 1024;
-    rows.push((load::run(&target, &p, 4).await, server.peak_rss_mib()));
+    rows.push(measured(&server, engine, &target, &p, 4).await);
     p.name = "spread + 2% refunds, half".into();
     p.refunds = 0.02;
-    rows.push((load::run(&target, &p, 5).await, server.peak_rss_mib()));
+    rows.push(measured(&server, engine, &target, &p, 5).await);
     p.name = format!("spread + sale burst of {}, half", options.burst);
     p.refunds = 0.0;
     p.burst_orders = options.burst;
-    rows.push((load::run(&target, &p, 6).await, server.peak_rss_mib()));
+    rows.push(measured(&server, engine, &target, &p, 6).await);
     p.name = "spread, half, killed after 3 s".into();
     p.burst_orders = 0;
     let wal = (engine == Engine::Sqlite)
@@ -158,7 +163,10 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
         "peak RSS",
         "errors"
     );
-    for (o, rss) in &rows {
+    for Row {
+        outcome: o, rss, ..
+    } in &rows
+    {
         println!(
             "{:<34} {:>9.0} {:>10.0} {:>8.1} {:>8.1} {:>8.1} {:>4.2}/{:<4.2} {:>6} {:>7.0}MB {}",
             o.name,
@@ -193,11 +201,14 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
         }
     }
 
+    print_cpu(&rows);
+    print_slow_seconds(&rows);
+
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
-    let spread = &rows[0].0;
-    let one = &rows[1].0;
-    let base = &rows[2].0;
-    let burst = &rows[4].0;
+    let spread = &rows[0].outcome;
+    let one = &rows[1].outcome;
+    let base = &rows[2].outcome;
+    let burst = &rows[4].outcome;
     let (ceiling, what) = match engine {
         Engine::Sqlite => (bare1, "bare 1-connection ceiling"),
         Engine::Postgres => (bare8, "bare 8-connection ceiling"),
@@ -227,7 +238,7 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
         base.payments.ms(0.99),
         verdict(burst.payments.ms(0.99) <= 2.0 * base.payments.ms(0.99))
     );
-    let peak = rows.iter().filter_map(|(_, r)| *r).fold(0.0f64, f64::max);
+    let peak = rows.iter().filter_map(|r| r.rss).fold(0.0f64, f64::max);
     println!(
         "  peak RSS {peak:.0} MB ≤ 200 MB: {}",
         verdict(peak <= 200.0)
@@ -235,6 +246,80 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
     recovery.print(engine);
     drop(server);
     Ok(())
+}
+
+/// One scenario's results, the server's peak RSS after it, and the CPU it took.
+struct Row {
+    outcome: Outcome,
+    rss: Option<f64>,
+    cpu: cpu::Usage,
+}
+
+async fn measured(server: &Server, engine: Engine, target: &Target, plan: &Plan, seed: u64) -> Row {
+    // PostgreSQL runs in processes of its own; SQLite inside the server's.
+    let database = (engine == Engine::Postgres).then_some("postgres");
+    let before = cpu::sample(server.child.id(), database);
+    let outcome = load::run(target, plan, seed).await;
+    let cpu = before.until(&cpu::sample(server.child.id(), database));
+    Row {
+        outcome,
+        rss: server.peak_rss_mib(),
+        cpu,
+    }
+}
+
+/// CPU per request answered (payments, refunds and orders alike): the figure that says
+/// whether a change made a request cheaper when the machine's speed swings from run to run.
+fn print_cpu(rows: &[Row]) {
+    println!(
+        "{:<34} {:>11} {:>9} {:>9} {:>9} {:>7} {:>7}",
+        "CPU per request answered, µs",
+        "server+db",
+        "server",
+        "database",
+        "loadgen",
+        "idle %",
+        "steal %"
+    );
+    for Row {
+        outcome: o, cpu, ..
+    } in rows
+    {
+        let answered = [&o.payments, &o.refunds, &o.orders]
+            .iter()
+            .map(|s| s.ok + s.error_count())
+            .sum::<u64>()
+            .max(1);
+        let per = |d: Duration| d.as_secs_f64() * 1e6 / answered as f64;
+        println!(
+            "{:<34} {:>11.0} {:>9.0} {:>9.0} {:>9.0} {:>7.1} {:>7.1}",
+            o.name,
+            cpu.micros_per(answered),
+            per(cpu.server),
+            per(cpu.database),
+            per(cpu.loader),
+            cpu.idle_percent,
+            cpu.steal_percent
+        );
+    }
+}
+
+/// Payments slower than the p99 target, second by second: a tail that a single stall made
+/// is one or two large numbers, a queue's is spread over the run.
+fn print_slow_seconds(rows: &[Row]) {
+    println!(
+        "payments over {} ms, by second of the scenario:",
+        load::SLOW.as_millis()
+    );
+    for Row { outcome: o, .. } in rows {
+        let seconds: Vec<String> = o
+            .payments
+            .slow_by_second
+            .iter()
+            .map(u64::to_string)
+            .collect();
+        println!("  {:<32} {}", o.name, seconds.join(" "));
+    }
 }
 
 /// A server killed under load and started again.

@@ -38,7 +38,13 @@ pub struct Series {
     /// (empty when the body had none).
     pub errors: BTreeMap<(u16, String), u64>,
     pub latency_us: Histogram<u64>,
+    /// Requests slower than [`SLOW`], by the second of the run they were due in: whether a
+    /// tail is a steady queue or one stall shows here.
+    pub slow_by_second: Vec<u64>,
 }
+
+/// The p99 target: a payment slower than this counts in [`Series::slow_by_second`].
+pub const SLOW: Duration = Duration::from_millis(20);
 
 impl Series {
     fn new() -> Series {
@@ -48,12 +54,19 @@ impl Series {
             // Constant, valid bounds: 1 µs to 10 minutes, 3 significant digits.
             latency_us: Histogram::new_with_bounds(1, 600_000_000, 3)
                 .expect("valid histogram bounds"),
+            slow_by_second: Vec::new(),
         }
     }
 
-    fn record(&mut self, answer: &Answer, ok: StatusCode, latency: Duration) {
+    fn record(&mut self, answer: &Answer, ok: StatusCode, latency: Duration, second: usize) {
         let us = (latency.as_micros() as u64).clamp(1, 600_000_000);
         let _ = self.latency_us.record(us);
+        if latency > SLOW {
+            if self.slow_by_second.len() <= second {
+                self.slow_by_second.resize(second + 1, 0);
+            }
+            self.slow_by_second[second] += 1;
+        }
         match answer {
             Some((s, _)) if *s == ok => self.ok += 1,
             Some((s, body)) => {
@@ -170,8 +183,8 @@ pub async fn run(target: &Target, plan: &Plan, seed: u64) -> Outcome {
             target.population.clone(),
             shared.clone(),
             plan.burst_orders,
-            start + Duration::from_secs_f64(plan.seconds / 4.0),
-            Duration::from_secs_f64(plan.seconds / 2.0),
+            start,
+            plan.seconds,
         ))
     });
     let one_store = rng.below(target.population.stores.len() as u64) as usize;
@@ -189,6 +202,7 @@ pub async fn run(target: &Target, plan: &Plan, seed: u64) -> Outcome {
             continue;
         };
         counter += 1;
+        let second = (due - start).as_secs() as usize;
         let key = format!("bench-{seed:x}-{counter}");
         let refund = if plan.refunds > 0.0 && rng.chance(plan.refunds) {
             // Taken out of the list: a payment refunded twice might exceed what was paid,
@@ -217,7 +231,8 @@ pub async fn run(target: &Target, plan: &Plan, seed: u64) -> Outcome {
                 let latency = due.elapsed();
                 let answer = answer(response).await;
                 if let Ok(mut s) = shared.lock() {
-                    s.refunds.record(&answer, StatusCode::CREATED, latency);
+                    s.refunds
+                        .record(&answer, StatusCode::CREATED, latency, second);
                 }
                 drop(permit);
             });
@@ -249,7 +264,8 @@ pub async fn run(target: &Target, plan: &Plan, seed: u64) -> Outcome {
                 .as_ref()
                 .and_then(|(_, body)| body.as_ref()?["payment_id"].as_i64());
             if let Ok(mut s) = shared.lock() {
-                s.payments.record(&answer, StatusCode::CREATED, latency);
+                s.payments
+                    .record(&answer, StatusCode::CREATED, latency, second);
                 if let Some(id) = payment_id {
                     if s.recent.len() >= 4096 {
                         let i = (id as usize) % 4096;
@@ -292,19 +308,19 @@ pub async fn run(target: &Target, plan: &Plan, seed: u64) -> Outcome {
 }
 
 /// `count` order requests of the additional sale, one per resident, spread evenly (with
-/// Poisson gaps) over `over`, starting at `from`.
+/// Poisson gaps) over the middle half of the run of `seconds` that started at `start`.
 async fn order_burst(
     url: String,
     client: reqwest::Client,
     population: Arc<Population>,
     shared: Arc<Mutex<Shared>>,
     count: usize,
-    from: Instant,
-    over: Duration,
+    start: Instant,
+    seconds: f64,
 ) {
     let mut rng = Rng::new(0x5a1e);
-    let mut due = from;
-    let mean = over.as_secs_f64() / count as f64;
+    let mut due = start + Duration::from_secs_f64(seconds / 4.0);
+    let mean = seconds / 2.0 / count as f64;
     let mut tasks = Vec::with_capacity(count);
     for n in 0..count.min(population.residents.len()) {
         due += Duration::from_secs_f64(rng.exp(mean));
@@ -327,8 +343,10 @@ async fn order_burst(
                 .await;
             let latency = due.elapsed();
             let answer = answer(response).await;
+            let second = (due - start).as_secs() as usize;
             if let Ok(mut s) = shared.lock() {
-                s.orders.record(&answer, StatusCode::CREATED, latency);
+                s.orders
+                    .record(&answer, StatusCode::CREATED, latency, second);
             }
         }));
     }

@@ -3,6 +3,7 @@
 
 mod bare;
 mod bench;
+mod cpu;
 mod crash;
 mod env;
 mod load;

@@ -1,0 +1,163 @@
+//! Where a scenario's CPU went: the server, the database's processes, this load generator,
+//! and what the machine had left (idle) or lost to its host (steal). Latency on a shared
+//! 2-core machine swings with the machine; CPU time per request does not, so it is the figure
+//! that tells whether a change made a payment cheaper.
+
+use std::time::Duration;
+
+/// The kernel reports process and machine times in USER_HZ ticks, 100 a second on every
+/// architecture Linux runs on (`getconf CLK_TCK`).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// CPU time so far, in ticks.
+#[derive(Clone, Copy, Default)]
+pub struct Sample {
+    server: u64,
+    database: u64,
+    loader: u64,
+    machine: Machine,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Machine {
+    idle: u64,
+    steal: u64,
+    total: u64,
+}
+
+/// What a scenario used, between two samples.
+#[derive(Clone, Copy)]
+pub struct Usage {
+    pub server: Duration,
+    /// Zero on SQLite, which runs inside the server.
+    pub database: Duration,
+    pub loader: Duration,
+    /// Shares of both cores' time over the scenario, in per cent.
+    pub idle_percent: f64,
+    pub steal_percent: f64,
+}
+
+/// Samples now. `server` is the server's process id; `database_processes` the command name of
+/// the database server's processes (`postgres`), if it runs apart from the server.
+pub fn sample(server: u32, database_processes: Option<&str>) -> Sample {
+    Sample {
+        server: process_ticks(&format!("/proc/{server}/stat")).unwrap_or(0),
+        database: database_processes.map_or(0, processes_ticks),
+        loader: process_ticks("/proc/self/stat").unwrap_or(0),
+        machine: machine_ticks().unwrap_or_default(),
+    }
+}
+
+impl Sample {
+    pub fn until(&self, later: &Sample) -> Usage {
+        let time =
+            |a: u64, b: u64| Duration::from_secs_f64(b.saturating_sub(a) as f64 / TICKS_PER_SECOND);
+        let total = later
+            .machine
+            .total
+            .saturating_sub(self.machine.total)
+            .max(1) as f64;
+        let share = |a: u64, b: u64| 100.0 * b.saturating_sub(a) as f64 / total;
+        Usage {
+            server: time(self.server, later.server),
+            database: time(self.database, later.database),
+            loader: time(self.loader, later.loader),
+            idle_percent: share(self.machine.idle, later.machine.idle),
+            steal_percent: share(self.machine.steal, later.machine.steal),
+        }
+    }
+}
+
+impl Usage {
+    /// The server's and the database's CPU per request answered, in microseconds.
+    pub fn micros_per(&self, requests: u64) -> f64 {
+        (self.server + self.database).as_secs_f64() * 1e6 / requests.max(1) as f64
+    }
+}
+
+/// utime + stime of one process (all its threads), from `/proc/<pid>/stat`.
+fn process_ticks(path: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    // The command name (field 2) may hold spaces; the fields after its closing parenthesis
+    // start at field 3 (state), so utime and stime (fields 14 and 15) are at 11 and 12 there.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The summed CPU time of every process named `name`: PostgreSQL's postmaster, its backends
+/// and its background workers (a backend that ended meanwhile is not counted; the benchmark's
+/// connections live through a scenario).
+fn processes_ticks(name: &str) -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.filter_map(|entry| {
+        let entry = entry.ok()?;
+        let pid = entry.file_name().into_string().ok()?;
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        (comm.trim_end() == name)
+            .then(|| process_ticks(&format!("/proc/{pid}/stat")))
+            .flatten()
+    })
+    .sum()
+}
+
+/// The machine's `cpu` line of `/proc/stat`: user nice system idle iowait irq softirq steal.
+fn machine_ticks() -> Option<Machine> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    if ticks.len() < 8 {
+        return None;
+    }
+    Some(Machine {
+        idle: ticks[3] + ticks[4],
+        steal: ticks[7],
+        total: ticks.iter().sum(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_has_used_some_cpu_and_the_machine_adds_up() {
+        // Burn a little CPU so that at least a tick is on the clock.
+        let started = std::time::Instant::now();
+        let mut x = 0u64;
+        while started.elapsed() < Duration::from_millis(50) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let before = sample(std::process::id(), None);
+        let mut y = x;
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_millis(200) {
+            y = std::hint::black_box(y.wrapping_mul(31).wrapping_add(7));
+        }
+        let after = sample(std::process::id(), None);
+        let usage = before.until(&after);
+        assert!(
+            usage.server >= Duration::from_millis(100),
+            "{:?}",
+            usage.server
+        );
+        // The same process, read twice per sample: a tick may fall between the two reads.
+        let apart = usage.server.abs_diff(usage.loader);
+        assert!(apart <= Duration::from_millis(20), "{apart:?}");
+        assert_eq!(usage.database, Duration::ZERO);
+        assert!((0.0..=100.0).contains(&usage.idle_percent));
+        assert!((0.0..=100.0).contains(&usage.steal_percent));
+    }
+}
