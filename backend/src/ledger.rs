@@ -991,28 +991,27 @@ pub async fn balance(
     })
 }
 
-/// Joins accounts `a` to the sums of their legs, `c.credits` and `d.debits` (NULL for none), in
-/// one pass over the transfers grouped by account: transfers have no index by account
-/// (migration 0009), so a lookup per account would read them all each time.
-pub fn legs_by_account() -> String {
+/// `SELECT <columns>, <balance> FROM accounts a …`: accounts (as `a`) with, as the last column,
+/// each one's balance derived from its legs; callers add their `WHERE`. One pass over the
+/// transfers grouped by account: transfers have no index by account (migration 0009), so a
+/// lookup per account would read them all each time.
+pub fn accounts_with_balance_from_legs(columns: &[&str]) -> String {
+    let columns: String = columns.iter().map(|c| format!("{c}, ")).collect();
     format!(
-        "LEFT JOIN (SELECT credit_account, {c} AS credits FROM transfers GROUP BY credit_account) c
+        "SELECT {columns}COALESCE(c.credits, 0) - COALESCE(d.debits, 0) FROM accounts a
+         LEFT JOIN (SELECT credit_account, {sum} AS credits FROM transfers GROUP BY credit_account) c
               ON c.credit_account = a.id
-         LEFT JOIN (SELECT debit_account, {c} AS debits FROM transfers GROUP BY debit_account) d
+         LEFT JOIN (SELECT debit_account, {sum} AS debits FROM transfers GROUP BY debit_account) d
               ON d.debit_account = a.id",
-        c = sum("amount")
+        sum = sum("amount")
     )
 }
-
-/// An account's balance from its legs, over [`legs_by_account`].
-pub const BALANCE_FROM_LEGS: &str = "COALESCE(c.credits, 0) - COALESCE(d.debits, 0)";
 
 /// What a store has been paid and not yet settled: derived from transfers, never cached.
 pub async fn store_balance(pool: &AnyPool, store_id: i64) -> LedgerResult<Yen> {
     let balance = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
-        "SELECT {BALANCE_FROM_LEGS} FROM accounts a {}
-         WHERE a.kind = 'store' AND a.owner_id = $1",
-        legs_by_account()
+        "{} WHERE a.kind = 'store' AND a.owner_id = $1",
+        accounts_with_balance_from_legs(&[])
     )))
     .bind(store_id)
     .fetch_optional(pool)
@@ -1140,10 +1139,7 @@ pub async fn check_invariants(pool: &AnyPool) -> LedgerResult<Vec<String>> {
     let mut problems = Vec::new();
     // Zero sum: every leg is a debit and a credit of one amount, so the balances derived from
     // legs sum to zero unless a leg names an account that is not there.
-    let derived = format!(
-        "SELECT a.id, a.kind, a.balance, {BALANCE_FROM_LEGS} FROM accounts a {}",
-        legs_by_account()
-    );
+    let derived = accounts_with_balance_from_legs(&["a.id", "a.kind", "a.balance"]);
     let accounts = sqlx::query_as::<_, (i64, String, i64, i64)>(AssertSqlSafe(derived))
         .fetch_all(pool)
         .await?;

@@ -281,11 +281,14 @@ async fn check(db: &Db, acks: &[Ack], population: &seed::Population) -> Result<V
     }
 
     // Balances: derived from transfers, independently of the cached ones.
-    let accounts = sqlx::query_as::<_, (i64, String, i64, i64, i64)>(sqlx::AssertSqlSafe(format!(
-        "SELECT a.id, a.kind, a.owner_id, a.balance, {} FROM accounts a {}",
-        chiiki_backend::ledger::BALANCE_FROM_LEGS,
-        chiiki_backend::ledger::legs_by_account()
-    )))
+    let accounts = sqlx::query_as::<_, (i64, String, i64, i64, i64)>(sqlx::AssertSqlSafe(
+        chiiki_backend::ledger::accounts_with_balance_from_legs(&[
+            "a.id",
+            "a.kind",
+            "a.owner_id",
+            "a.balance",
+        ]),
+    ))
     .fetch_all(pool)
     .await?;
     let total: i64 = accounts.iter().map(|a| a.4).sum();
