@@ -296,11 +296,15 @@ pub async fn run(target: &Target, plan: &Plan, seed: u64) -> Outcome {
             }
         }
     };
+    let mut payments = shared.payments;
+    // Every second of the run listed, the quiet ones at the end too.
+    let due_seconds = (plan.seconds.ceil() as usize).max(payments.slow_by_second.len());
+    payments.slow_by_second.resize(due_seconds, 0);
     Outcome {
         name: plan.name.clone(),
         offered: plan.rate,
         seconds,
-        payments: shared.payments,
+        payments,
         refunds: shared.refunds,
         orders: shared.orders,
         shed,
