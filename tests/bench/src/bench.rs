@@ -95,10 +95,18 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
     )
     .await;
 
+    // PostgreSQL runs in processes of its own; SQLite inside the server's.
+    let database = pg
+        .filter(|_| engine == Engine::Postgres)
+        .map(|pg| cpu::Processes {
+            name: "postgres",
+            parent: pg.postmaster_pid(),
+        });
+    let database = database.as_ref();
     let mut rows: Vec<Row> = Vec::new();
     let spread = measured(
         &server,
-        engine,
+        database,
         &target,
         &plan(
             "spread, saturated",
@@ -114,7 +122,7 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
     rows.push(spread);
     let one = measured(
         &server,
-        engine,
+        database,
         &target,
         &plan(
             "one store, saturated",
@@ -136,14 +144,14 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
         options,
     );
     p.max_in_flight = 1024;
-    rows.push(measured(&server, engine, &target, &p, 4).await);
+    rows.push(measured(&server, database, &target, &p, 4).await);
     p.name = "spread + 2% refunds, half".into();
     p.refunds = 0.02;
-    rows.push(measured(&server, engine, &target, &p, 5).await);
+    rows.push(measured(&server, database, &target, &p, 5).await);
     p.name = format!("spread + sale burst of {}, half", options.burst);
     p.refunds = 0.0;
     p.burst_orders = options.burst;
-    rows.push(measured(&server, engine, &target, &p, 6).await);
+    rows.push(measured(&server, database, &target, &p, 6).await);
     p.name = "spread, half, killed after 3 s".into();
     p.burst_orders = 0;
     let wal = (engine == Engine::Sqlite)
@@ -255,9 +263,13 @@ struct Row {
     cpu: cpu::Usage,
 }
 
-async fn measured(server: &Server, engine: Engine, target: &Target, plan: &Plan, seed: u64) -> Row {
-    // PostgreSQL runs in processes of its own; SQLite inside the server's.
-    let database = (engine == Engine::Postgres).then_some("postgres");
+async fn measured(
+    server: &Server,
+    database: Option<&cpu::Processes>,
+    target: &Target,
+    plan: &Plan,
+    seed: u64,
+) -> Row {
     let before = cpu::sample(server.child.id(), database);
     let outcome = load::run(target, plan, seed).await;
     let cpu = before.until(&cpu::sample(server.child.id(), database));

@@ -37,12 +37,20 @@ pub struct Usage {
     pub steal_percent: f64,
 }
 
-/// Samples now. `server` is the server's process id; `database_processes` the command name of
-/// the database server's processes (`postgres`), if it runs apart from the server.
-pub fn sample(server: u32, database_processes: Option<&str>) -> Sample {
+/// A database server's processes, when it runs apart from the server (PostgreSQL).
+pub struct Processes {
+    /// Their command name (`postgres`).
+    pub name: &'static str,
+    /// The postmaster's process id, when known (a server this program started): then only it
+    /// and its children count, not another server of the same name on the machine.
+    pub parent: Option<u32>,
+}
+
+/// Samples now. `server` is the server's process id.
+pub fn sample(server: u32, database: Option<&Processes>) -> Sample {
     Sample {
         server: process_ticks(&format!("/proc/{server}/stat")).unwrap_or(0),
-        database: database_processes.map_or(0, processes_ticks),
+        database: database.map_or(0, processes_ticks),
         loader: process_ticks("/proc/self/stat").unwrap_or(0),
         machine: machine_ticks().unwrap_or_default(),
     }
@@ -77,20 +85,33 @@ impl Usage {
 
 /// utime + stime of one process (all its threads), from `/proc/<pid>/stat`.
 fn process_ticks(path: &str) -> Option<u64> {
+    stat_fields(path).map(|s| s.ticks)
+}
+
+struct Stat {
+    parent: u32,
+    ticks: u64,
+}
+
+fn stat_fields(path: &str) -> Option<Stat> {
     let stat = std::fs::read_to_string(path).ok()?;
     // The command name (field 2) may hold spaces; the fields after its closing parenthesis
-    // start at field 3 (state), so utime and stime (fields 14 and 15) are at 11 and 12 there.
+    // start at field 3 (state), so the parent (field 4) is at 1 there, utime and stime
+    // (fields 14 and 15) at 11 and 12.
     let rest = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
+    Some(Stat {
+        parent: fields.get(1)?.parse().ok()?,
+        ticks: utime + stime,
+    })
 }
 
-/// The summed CPU time of every process named `name`: PostgreSQL's postmaster, its backends
-/// and its background workers (a backend that ended meanwhile is not counted; the benchmark's
+/// The summed CPU time of the database's processes: PostgreSQL's postmaster, its backends and
+/// its background workers (a backend that ended meanwhile is not counted; the benchmark's
 /// connections live through a scenario).
-fn processes_ticks(name: &str) -> u64 {
+fn processes_ticks(processes: &Processes) -> u64 {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return 0;
     };
@@ -101,9 +122,15 @@ fn processes_ticks(name: &str) -> u64 {
             return None;
         }
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-        (comm.trim_end() == name)
-            .then(|| process_ticks(&format!("/proc/{pid}/stat")))
-            .flatten()
+        if comm.trim_end() != processes.name {
+            return None;
+        }
+        let stat = stat_fields(&format!("/proc/{pid}/stat"))?;
+        let ours = match processes.parent {
+            Some(parent) => pid.parse() == Ok(parent) || stat.parent == parent,
+            None => true,
+        };
+        ours.then_some(stat.ticks)
     })
     .sum()
 }
@@ -159,5 +186,30 @@ mod tests {
         assert_eq!(usage.database, Duration::ZERO);
         assert!((0.0..=100.0).contains(&usage.idle_percent));
         assert!((0.0..=100.0).contains(&usage.steal_percent));
+    }
+
+    #[test]
+    fn only_the_postmaster_and_its_children_count_as_the_database() {
+        // A busy child shell stands in for a backend: counted under this process as its
+        // parent, not under a parent that is not there.
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .expect("sh runs");
+        std::thread::sleep(Duration::from_millis(300));
+        let ours = Processes {
+            name: "sh",
+            parent: Some(std::process::id()),
+        };
+        let nobody = Processes {
+            name: "sh",
+            parent: Some(u32::MAX),
+        };
+        let counted = processes_ticks(&ours);
+        let other = processes_ticks(&nobody);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(counted >= 3, "{counted} ticks in 300 ms of a busy child");
+        assert_eq!(other, 0);
     }
 }

@@ -259,6 +259,14 @@ impl Postgres {
         })
     }
 
+    /// The postmaster's process id of a server this program started (from its data
+    /// directory's `postmaster.pid`); `None` for a server given by URL.
+    pub fn postmaster_pid(&self) -> Option<u32> {
+        let (_, dir) = self.private.as_ref()?;
+        let pid = std::fs::read_to_string(dir.join("data").join("postmaster.pid")).ok()?;
+        pid.lines().next()?.trim().parse().ok()
+    }
+
     /// A new, empty database on this server.
     pub async fn fresh_database(&self) -> Result<String> {
         use sqlx::Connection;
