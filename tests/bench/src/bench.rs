@@ -306,7 +306,7 @@ fn print_cpu(rows: &[Row]) {
         println!(
             "{:<34} {:>11.0} {:>9.0} {:>9.0} {:>9.0} {:>7.1} {:>7.1}",
             o.name,
-            cpu.micros_per(answered),
+            per(cpu.server + cpu.database),
             per(cpu.server),
             per(cpu.database),
             per(cpu.loader),

@@ -10,7 +10,6 @@ use std::time::Duration;
 const TICKS_PER_SECOND: f64 = 100.0;
 
 /// CPU time so far, in ticks.
-#[derive(Clone, Copy, Default)]
 pub struct Sample {
     server: u64,
     database: u64,
@@ -18,7 +17,7 @@ pub struct Sample {
     machine: Machine,
 }
 
-#[derive(Clone, Copy, Default)]
+#[derive(Default)]
 struct Machine {
     idle: u64,
     steal: u64,
@@ -26,7 +25,6 @@ struct Machine {
 }
 
 /// What a scenario used, between two samples.
-#[derive(Clone, Copy)]
 pub struct Usage {
     pub server: Duration,
     /// Zero on SQLite, which runs inside the server.
@@ -76,33 +74,29 @@ impl Sample {
     }
 }
 
-impl Usage {
-    /// The server's and the database's CPU per request answered, in microseconds.
-    pub fn micros_per(&self, requests: u64) -> f64 {
-        (self.server + self.database).as_secs_f64() * 1e6 / requests.max(1) as f64
-    }
-}
-
 /// utime + stime of one process (all its threads), from `/proc/<pid>/stat`.
 fn process_ticks(path: &str) -> Option<u64> {
     stat_fields(path).map(|s| s.ticks)
 }
 
 struct Stat {
+    name: String,
     parent: u32,
     ticks: u64,
 }
 
 fn stat_fields(path: &str) -> Option<Stat> {
     let stat = std::fs::read_to_string(path).ok()?;
-    // The command name (field 2) may hold spaces; the fields after its closing parenthesis
-    // start at field 3 (state), so the parent (field 4) is at 1 there, utime and stime
-    // (fields 14 and 15) at 11 and 12.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // The command name (field 2, in parentheses) may hold spaces and parentheses; the fields
+    // after its last closing parenthesis start at field 3 (state), so the parent (field 4) is
+    // at 1 there, utime and stime (fields 14 and 15) at 11 and 12.
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let fields: Vec<&str> = stat.get(close + 1..)?.split_whitespace().collect();
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(Stat {
+        name: stat.get(open + 1..close)?.to_string(),
         parent: fields.get(1)?.parse().ok()?,
         ticks: utime + stime,
     })
@@ -121,15 +115,12 @@ fn processes_ticks(processes: &Processes) -> u64 {
         if !pid.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-        if comm.trim_end() != processes.name {
-            return None;
-        }
         let stat = stat_fields(&format!("/proc/{pid}/stat"))?;
-        let ours = match processes.parent {
-            Some(parent) => pid.parse() == Ok(parent) || stat.parent == parent,
-            None => true,
-        };
+        let ours = stat.name == processes.name
+            && match processes.parent {
+                Some(parent) => pid.parse() == Ok(parent) || stat.parent == parent,
+                None => true,
+            };
         ours.then_some(stat.ticks)
     })
     .sum()
