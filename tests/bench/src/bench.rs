@@ -33,6 +33,8 @@ pub struct Options {
     pub offer: f64,
     pub in_flight: usize,
     pub burst: usize,
+    /// Also measure latency at a range of loads ([`curve`]).
+    pub curve: bool,
 }
 
 pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Result<()> {
@@ -62,7 +64,7 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
     let started = Instant::now();
     let db = seed::open(&url, &keys).await?;
     let programme = seed::programme()?;
-    let balance = seed_balance(options.seconds);
+    let balance = seed_balance(options.seconds, options.curve);
     let population =
         seed::seed(&db, &programme, options.residents, options.stores, balance).await?;
     db.close().await;
@@ -158,59 +160,7 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
         .then(|| PathBuf::from(format!("{}-wal", chiiki_backend::db::sqlite_path(&url))));
     let recovery = back_after_kill(&mut server, &target, &p, wal.as_deref()).await?;
 
-    println!(
-        "{:<34} {:>9} {:>10} {:>8} {:>8} {:>8} {:>9} {:>6} {:>9} {:>8}",
-        "scenario",
-        "offered/s",
-        "payments/s",
-        "p50 ms",
-        "p99 ms",
-        "p99.9 ms",
-        "×bare(1/8)",
-        "shed",
-        "peak RSS",
-        "errors"
-    );
-    for Row {
-        outcome: o, rss, ..
-    } in &rows
-    {
-        println!(
-            "{:<34} {:>9.0} {:>10.0} {:>8.1} {:>8.1} {:>8.1} {:>4.2}/{:<4.2} {:>6} {:>7.0}MB {}",
-            o.name,
-            o.offered,
-            o.payments_per_second(),
-            o.payments.ms(0.5),
-            o.payments.ms(0.99),
-            o.payments.ms(0.999),
-            o.payments_per_second() / bare1,
-            o.payments_per_second() / bare8,
-            o.shed,
-            rss.unwrap_or(f64::NAN),
-            o.payments.describe_errors(),
-        );
-        if o.refunds.ok + o.refunds.error_count() > 0 {
-            println!(
-                "    refunds: {} ok, p50 {:.1} ms, p99 {:.1} ms, errors {}",
-                o.refunds.ok,
-                o.refunds.ms(0.5),
-                o.refunds.ms(0.99),
-                o.refunds.describe_errors()
-            );
-        }
-        if o.orders.ok + o.orders.error_count() > 0 {
-            println!(
-                "    sale orders: {} created, p50 {:.1} ms, p99 {:.1} ms, other answers {}",
-                o.orders.ok,
-                o.orders.ms(0.5),
-                o.orders.ms(0.99),
-                o.orders.describe_errors()
-            );
-        }
-    }
-
-    print_cpu(&rows);
-    print_slow_seconds(&rows);
+    print_scenarios(&rows, bare1, bare8);
 
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     let spread = &rows[0].outcome;
@@ -252,8 +202,113 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
         verdict(peak <= 200.0)
     );
     recovery.print(engine);
+    if options.curve {
+        curve(&server, database, &target, max, (bare1, bare8), options).await;
+    }
     drop(server);
     Ok(())
+}
+
+/// Shares of the maximum the latency curve is measured at.
+const CURVE: [f64; 5] = [0.1, 0.2, 0.3, 0.4, 0.5];
+
+/// Payments spread over stores at [`CURVE`]'s shares of `max`, lightest first, each a
+/// scenario of its own on the running server: p99 against load, and the CPU a request costs
+/// as batches grow.
+async fn curve(
+    server: &Server,
+    database: Option<&cpu::Processes>,
+    target: &Target,
+    max: f64,
+    (bare1, bare8): (f64, f64),
+    options: &Options,
+) {
+    let mut rows = Vec::with_capacity(CURVE.len());
+    for (i, share) in CURVE.iter().enumerate() {
+        let mut p = plan(
+            &format!("spread, {:.0} % of max", share * 100.0),
+            (max * share).max(1.0),
+            options.seconds,
+            Stores::Spread,
+            options,
+        );
+        p.max_in_flight = 1024;
+        rows.push(measured(server, database, target, &p, 10 + i as u64).await);
+    }
+    println!("latency by load (payments spread over stores; the maximum {max:.0}/s):");
+    print_scenarios(&rows, bare1, bare8);
+    let within: Vec<String> = CURVE
+        .iter()
+        .zip(&rows)
+        .filter(|(_, row)| row.outcome.payments.ms(0.99) <= 20.0)
+        .map(|(share, _)| format!("{:.0} %", share * 100.0))
+        .collect();
+    println!(
+        "  p99 ≤ 20 ms at: {}",
+        if within.is_empty() {
+            "none".to_string()
+        } else {
+            within.join(", ")
+        }
+    );
+}
+
+/// The scenarios' table (latency, throughput against the bare ceilings, shed, RSS, errors),
+/// then the CPU they took and their slow payments by second.
+fn print_scenarios(rows: &[Row], bare1: f64, bare8: f64) {
+    println!(
+        "{:<34} {:>9} {:>10} {:>8} {:>8} {:>8} {:>9} {:>6} {:>9} {:>8}",
+        "scenario",
+        "offered/s",
+        "payments/s",
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "×bare(1/8)",
+        "shed",
+        "peak RSS",
+        "errors"
+    );
+    for Row {
+        outcome: o, rss, ..
+    } in rows
+    {
+        println!(
+            "{:<34} {:>9.0} {:>10.0} {:>8.1} {:>8.1} {:>8.1} {:>4.2}/{:<4.2} {:>6} {:>7.0}MB {}",
+            o.name,
+            o.offered,
+            o.payments_per_second(),
+            o.payments.ms(0.5),
+            o.payments.ms(0.99),
+            o.payments.ms(0.999),
+            o.payments_per_second() / bare1,
+            o.payments_per_second() / bare8,
+            o.shed,
+            rss.unwrap_or(f64::NAN),
+            o.payments.describe_errors(),
+        );
+        if o.refunds.ok + o.refunds.error_count() > 0 {
+            println!(
+                "    refunds: {} ok, p50 {:.1} ms, p99 {:.1} ms, errors {}",
+                o.refunds.ok,
+                o.refunds.ms(0.5),
+                o.refunds.ms(0.99),
+                o.refunds.describe_errors()
+            );
+        }
+        if o.orders.ok + o.orders.error_count() > 0 {
+            println!(
+                "    sale orders: {} created, p50 {:.1} ms, p99 {:.1} ms, other answers {}",
+                o.orders.ok,
+                o.orders.ms(0.5),
+                o.orders.ms(0.99),
+                o.orders.describe_errors()
+            );
+        }
+    }
+
+    print_cpu(rows);
+    print_slow_seconds(rows);
 }
 
 /// One scenario's results, the server's peak RSS after it, and the CPU it took.
@@ -297,12 +352,7 @@ fn print_cpu(rows: &[Row]) {
         outcome: o, cpu, ..
     } in rows
     {
-        let answered = [&o.payments, &o.refunds, &o.orders]
-            .iter()
-            .map(|s| s.ok + s.error_count())
-            .sum::<u64>()
-            .max(1);
-        let per = |d: Duration| d.as_secs_f64() * 1e6 / answered as f64;
+        let per = |d: Duration| o.micros_per_request(d);
         println!(
             "{:<34} {:>11.0} {:>9.0} {:>9.0} {:>9.0} {:>7.1} {:>7.1}",
             o.name,
@@ -428,7 +478,9 @@ fn pin_verification_ms() -> f64 {
 /// run pays about 0.9 payments of ¥1,550 on average per resident for every second of a
 /// scenario, some residents several times that; 30-s scenarios on ¥50,000 ran residents dry
 /// and turned thousands of payments into `insufficient_balance` refusals, a different load.
-fn seed_balance(seconds: f64) -> i64 {
+/// The latency curve pays about as much again as the other scenarios.
+fn seed_balance(seconds: f64, curve: bool) -> i64 {
     let tens = (seconds / 10.0).ceil().max(1.0) as i64;
-    50_000 * tens
+    let rounds = if curve { 2 } else { 1 };
+    50_000 * tens * rounds
 }

@@ -131,6 +131,16 @@ impl Outcome {
     pub fn payments_per_second(&self) -> f64 {
         self.payments.ok as f64 / self.seconds
     }
+
+    /// `cpu` spread over the requests answered (payments, refunds and orders alike), in µs.
+    pub fn micros_per_request(&self, cpu: Duration) -> f64 {
+        let answered = [&self.payments, &self.refunds, &self.orders]
+            .iter()
+            .map(|s| s.ok + s.error_count())
+            .sum::<u64>()
+            .max(1);
+        cpu.as_secs_f64() * 1e6 / answered as f64
+    }
 }
 
 struct Shared {

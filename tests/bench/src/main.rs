@@ -62,6 +62,10 @@ struct Cli {
     /// Sale orders in the burst scenario.
     #[arg(long, default_value_t = 5000)]
     burst: usize,
+    /// After the scenarios, payments spread at 10, 20, 30, 40 and 50 % of the maximum: how
+    /// latency grows with load, and up to what rate p99 stays within 20 ms.
+    #[arg(long)]
+    curve: bool,
     /// SIGKILLs per database in the crash harness.
     #[arg(long)]
     kills: Option<usize>,
@@ -130,6 +134,7 @@ async fn run_on(cli: Cli, engines: Vec<Engine>, pg: Option<&env::Postgres>) -> e
         offer: cli.offer,
         in_flight: cli.in_flight,
         burst: cli.burst,
+        curve: cli.curve,
     };
     println!(
         "chiiki-bench: {} residents, {} stores, {} s per scenario, on {} ({} cores)",
