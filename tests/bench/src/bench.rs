@@ -137,15 +137,7 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
     )
     .await;
     rows.push(one);
-    let half = (max / 2.0).max(1.0);
-    let mut p = plan(
-        "spread, half of max",
-        half,
-        options.seconds,
-        Stores::Spread,
-        options,
-    );
-    p.max_in_flight = 1024;
+    let mut p = spread_at("spread, half of max", max, 0.5, options);
     rows.push(measured(&server, database, &target, &p, 4).await);
     p.name = "spread + 2% refunds, half".into();
     p.refunds = 0.02;
@@ -188,7 +180,7 @@ pub async fn run(engine: Engine, options: &Options, pg: Option<&Postgres>) -> Re
     println!(
         "  p99 at half of max {:.1} ms ≤ 20 ms: {}",
         base.payments.ms(0.99),
-        verdict(base.payments.ms(0.99) <= 20.0)
+        verdict(within_p99_target(&base.payments))
     );
     println!(
         "  p99 during the sale burst {:.1} ms ≤ 2 × {:.1} ms: {}",
@@ -225,14 +217,8 @@ async fn curve(
 ) {
     let mut rows = Vec::with_capacity(CURVE.len());
     for (i, share) in CURVE.iter().enumerate() {
-        let mut p = plan(
-            &format!("spread, {:.0} % of max", share * 100.0),
-            (max * share).max(1.0),
-            options.seconds,
-            Stores::Spread,
-            options,
-        );
-        p.max_in_flight = 1024;
+        let name = format!("spread, {:.0} % of max", share * 100.0);
+        let p = spread_at(&name, max, *share, options);
         rows.push(measured(server, database, target, &p, 10 + i as u64).await);
     }
     println!("latency by load (payments spread over stores; the maximum {max:.0}/s):");
@@ -240,7 +226,7 @@ async fn curve(
     let within: Vec<String> = CURVE
         .iter()
         .zip(&rows)
-        .filter(|(_, row)| row.outcome.payments.ms(0.99) <= 20.0)
+        .filter(|(_, row)| within_p99_target(&row.outcome.payments))
         .map(|(share, _)| format!("{:.0} %", share * 100.0))
         .collect();
     println!(
@@ -439,6 +425,26 @@ async fn back_after_kill(
         failed: outcome.payments.error_count(),
         answered: outcome.payments.ok,
     })
+}
+
+/// Payments spread over stores at `share` of the maximum `max`. Below saturation a client
+/// slot is almost never the limit: 1,024 in flight, so that a stall of the server queues
+/// arrivals (and shows in the latency) instead of shedding them.
+fn spread_at(name: &str, max: f64, share: f64, options: &Options) -> Plan {
+    let mut p = plan(
+        name,
+        (max * share).max(1.0),
+        options.seconds,
+        Stores::Spread,
+        options,
+    );
+    p.max_in_flight = 1024;
+    p
+}
+
+/// The p99 target (20 ms): the same bound the slow payments by second are counted against.
+fn within_p99_target(payments: &load::Series) -> bool {
+    payments.ms(0.99) <= load::SLOW.as_secs_f64() * 1000.0
 }
 
 fn plan(name: &str, rate: f64, seconds: f64, stores: Stores, options: &Options) -> Plan {
