@@ -38,8 +38,8 @@ pub struct Series {
     /// (empty when the body had none).
     pub errors: BTreeMap<(u16, String), u64>,
     pub latency_us: Histogram<u64>,
-    /// Requests slower than [`SLOW`], by the second of the run they were due in: whether a
-    /// tail is a steady queue or one stall shows here.
+    /// Requests slower than [`SLOW`], by the second of the run they were due in (every second
+    /// listed, the quiet ones too): whether a tail is a steady queue or one stall shows here.
     pub slow_by_second: Vec<u64>,
 }
 
@@ -47,25 +47,24 @@ pub struct Series {
 pub const SLOW: Duration = Duration::from_millis(20);
 
 impl Series {
-    fn new() -> Series {
+    fn new(seconds: usize) -> Series {
         Series {
             ok: 0,
             errors: BTreeMap::new(),
             // Constant, valid bounds: 1 µs to 10 minutes, 3 significant digits.
             latency_us: Histogram::new_with_bounds(1, 600_000_000, 3)
                 .expect("valid histogram bounds"),
-            slow_by_second: Vec::new(),
+            slow_by_second: vec![0; seconds],
         }
     }
 
     fn record(&mut self, answer: &Answer, ok: StatusCode, latency: Duration, second: usize) {
         let us = (latency.as_micros() as u64).clamp(1, 600_000_000);
         let _ = self.latency_us.record(us);
-        if latency > SLOW {
-            if self.slow_by_second.len() <= second {
-                self.slow_by_second.resize(second + 1, 0);
-            }
-            self.slow_by_second[second] += 1;
+        if latency > SLOW
+            && let Some(slow) = self.slow_by_second.get_mut(second)
+        {
+            *slow += 1;
         }
         match answer {
             Some((s, _)) if *s == ok => self.ok += 1,
@@ -176,10 +175,12 @@ pub async fn run(target: &Target, plan: &Plan, seed: u64) -> Outcome {
         plan.rate,
         plan.seconds
     );
+    // Arrivals are due before the end, so within these seconds.
+    let seconds = plan.seconds.ceil() as usize;
     let shared = Arc::new(Mutex::new(Shared {
-        payments: Series::new(),
-        refunds: Series::new(),
-        orders: Series::new(),
+        payments: Series::new(seconds),
+        refunds: Series::new(seconds),
+        orders: Series::new(seconds),
         recent: Vec::new(),
     }));
     let slots = Arc::new(Semaphore::new(plan.max_in_flight));
@@ -293,28 +294,24 @@ pub async fn run(target: &Target, plan: &Plan, seed: u64) -> Outcome {
     if let Some(task) = burst {
         let _ = task.await;
     }
-    let seconds = start.elapsed().as_secs_f64().max(plan.seconds);
+    let elapsed = start.elapsed().as_secs_f64().max(plan.seconds);
     let shared = match Arc::try_unwrap(shared) {
         Ok(m) => m.into_inner().unwrap_or_else(|e| e.into_inner()),
         Err(arc) => {
             let mut s = arc.lock().unwrap_or_else(|e| e.into_inner());
             Shared {
-                payments: std::mem::replace(&mut s.payments, Series::new()),
-                refunds: std::mem::replace(&mut s.refunds, Series::new()),
-                orders: std::mem::replace(&mut s.orders, Series::new()),
+                payments: std::mem::replace(&mut s.payments, Series::new(0)),
+                refunds: std::mem::replace(&mut s.refunds, Series::new(0)),
+                orders: std::mem::replace(&mut s.orders, Series::new(0)),
                 recent: Vec::new(),
             }
         }
     };
-    let mut payments = shared.payments;
-    // Every second of the run listed, the quiet ones at the end too.
-    let due_seconds = (plan.seconds.ceil() as usize).max(payments.slow_by_second.len());
-    payments.slow_by_second.resize(due_seconds, 0);
     Outcome {
         name: plan.name.clone(),
         offered: plan.rate,
-        seconds,
-        payments,
+        seconds: elapsed,
+        payments: shared.payments,
         refunds: shared.refunds,
         orders: shared.orders,
         shed,
