@@ -63,12 +63,13 @@ impl Db {
     }
 
     /// Connects as [`Db::connect`] does, for `chiiki serve`: on SQLite the write connection
-    /// keeps to one CPU, where the payment writer then runs too (`ops::cpu`).
+    /// keeps to one CPU, where the payment writer then runs too (`ops::cpu`), and a WAL left
+    /// far too long (a crash loop) is copied back before serving (`start_over_a_long_wal`).
     pub async fn connect_for_serving(url: &str) -> Result<Db, DbError> {
         Self::open(url, true).await
     }
 
-    async fn open(url: &str, one_cpu_writer: bool) -> Result<Db, DbError> {
+    async fn open(url: &str, serving: bool) -> Result<Db, DbError> {
         sqlx::any::install_default_drivers();
         let engine = if url.starts_with("sqlite:") {
             Engine::Sqlite
@@ -82,7 +83,7 @@ impl Db {
                 ensure_sqlite_dir(url)?;
                 let url = with_create_mode(url);
                 let options = AnyConnectOptions::from_str(&url)?;
-                let (write, writer_cpu) = if one_cpu_writer {
+                let (write, writer_cpu) = if serving {
                     connect_writer_on_one_cpu(options.clone()).await?
                 } else {
                     let pool = sqlite_pool(1, Role::Writer)
@@ -91,7 +92,7 @@ impl Db {
                     (pool, None)
                 };
                 let read = sqlite_pool(8, Role::Reader).connect_with(options).await?;
-                if one_cpu_writer {
+                if serving {
                     let sizes = WalFrames::of_database(&read).await?;
                     start_over_a_long_wal(sqlite_path(&url), &write, sizes).await?;
                 }

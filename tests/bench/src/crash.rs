@@ -9,6 +9,7 @@
 
 use crate::bench::Engine;
 use crate::env::{Postgres, Result, Rng, Server, fail, sqlite_url, time_seed};
+use crate::load;
 use crate::seed::{self, PIN};
 use chiiki_backend::db::Db;
 use std::collections::{BTreeMap, HashMap};
@@ -131,12 +132,8 @@ pub async fn run(
                             if resp.status().is_client_error() && resp.status().as_u16() != 429 =>
                         {
                             let status = resp.status().as_u16();
-                            let code = resp
-                                .json::<serde_json::Value>()
-                                .await
-                                .ok()
-                                .and_then(|v| v["error"].as_str().map(str::to_string))
-                                .unwrap_or_default();
+                            let body = resp.json::<serde_json::Value>().await.ok();
+                            let code = load::error_code(body.as_ref());
                             if let Ok(mut t) = tally.lock() {
                                 *t.refused.entry((status, code)).or_default() += 1;
                             }
@@ -173,11 +170,6 @@ pub async fn run(
     }
     server.kill()?;
     let tally = std::mem::take(&mut *tally.lock().map_err(|_| "tally poisoned")?);
-    let refusals: Vec<String> = tally
-        .refused
-        .iter()
-        .map(|((status, code), n)| format!("{n}×{status} {code}"))
-        .collect();
     println!(
         "crash harness ({}): {kills} SIGKILLs in {:.1} s, {} requests sent, {} payments acknowledged, {} refused{}, {} retries (seed {seed})",
         engine.name(),
@@ -185,10 +177,10 @@ pub async fn run(
         sent.load(Ordering::Relaxed),
         tally.acks.len(),
         tally.refused.values().sum::<u64>(),
-        if refusals.is_empty() {
+        if tally.refused.is_empty() {
             String::new()
         } else {
-            format!(" ({})", refusals.join(", "))
+            format!(" ({})", load::describe(&tally.refused))
         },
         tally.retries
     );

@@ -69,13 +69,9 @@ impl Series {
         match answer {
             Some((s, _)) if *s == ok => self.ok += 1,
             Some((s, body)) => {
-                let code = body
-                    .as_ref()
-                    .and_then(|b| b["error"].as_str())
-                    .unwrap_or_default();
                 *self
                     .errors
-                    .entry((s.as_u16(), code.to_string()))
+                    .entry((s.as_u16(), error_code(body.as_ref())))
                     .or_default() += 1
             }
             None => *self.errors.entry((0, String::new())).or_default() += 1,
@@ -94,17 +90,28 @@ impl Series {
         if self.errors.is_empty() {
             return "0".into();
         }
-        let parts: Vec<String> = self
-            .errors
-            .iter()
-            .map(|((s, code), n)| match (*s, code.as_str()) {
-                (0, _) => format!("{n}×no-answer"),
-                (s, "") => format!("{n}×{s}"),
-                (s, code) => format!("{n}×{s} {code}"),
-            })
-            .collect();
-        parts.join(" ")
+        describe(&self.errors)
     }
+}
+
+/// The API's error code in an error body (`{"error": code, …}`), empty when there is none.
+pub fn error_code(body: Option<&serde_json::Value>) -> String {
+    body.and_then(|b| b["error"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Answers counted by status (0: no answer at all) and error code, as `n×status code`.
+pub fn describe(counts: &BTreeMap<(u16, String), u64>) -> String {
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|((s, code), n)| match (*s, code.as_str()) {
+            (0, _) => format!("{n}×no-answer"),
+            (s, "") => format!("{n}×{s}"),
+            (s, code) => format!("{n}×{s} {code}"),
+        })
+        .collect();
+    parts.join(" ")
 }
 
 /// What came back: the status and the body, if JSON; `None` when no answer came.
