@@ -444,7 +444,8 @@ fn spread_at(name: &str, max: f64, share: f64, options: &Options) -> Plan {
     p
 }
 
-/// The p99 target ([`load::SLOW`], 20 ms): the same bound the slow payments by second are counted against.
+/// The p99 target: [`load::SLOW`], the same bound the slow payments by second are counted
+/// against.
 fn within_p99_target(payments: &load::Series) -> bool {
     payments.ms(0.99) <= load::SLOW.as_secs_f64() * 1000.0
 }
